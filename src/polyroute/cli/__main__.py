@@ -1,0 +1,3 @@
+from polyroute.cli import run
+
+run()
