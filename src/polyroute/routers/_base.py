@@ -31,6 +31,9 @@ class BaseRouter(BaseEstimator, ABC):  # type: ignore[misc]
     supports_new_models: ClassVar[bool] = False
     nondeterministic: ClassVar[bool] = False
     uses_test_labels: ClassVar[bool] = False
+    #: "embedding": X is (n_queries, n_dims) vectors; "text": X is an array of prompt strings
+    #: (routers that fine-tune their own encoder). Harness and engine pass X accordingly.
+    input_kind: ClassVar[str] = "embedding"
     #: ``{param: (type, low, high)}``: checked by ``_validate_params`` at fit time.
     _constraints: ClassVar[dict[str, tuple[type, float | None, float | None]]] = {}
 
