@@ -1,0 +1,27 @@
+# polyroute: the two set-up commands of the README.
+#   make run   install what is needed, then run the main job on the embedded default
+#   make test  install what is needed (incl. redis-server for the shared-state tests), run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install lint
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[all]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/polyroute eval --suite routerdc --out docs/results
+
+test: install
+	@command -v redis-server >/dev/null 2>&1 || bash .ci/install-system-deps
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check src tests bench
