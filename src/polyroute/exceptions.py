@@ -7,7 +7,8 @@
     ├── DataError(ValueError)                      shapes, NaNs, cost/model mismatch, bad files
     │   └── DataNotFoundError(FileNotFoundError)   a data file or directory that is not there
     ├── NotFittedError(ValueError, AttributeError)
-    ├── RoutingError ── NoEligibleModelError, NoHealthyDeploymentError
+    ├── OnboardingError(n_failed, n_total, reasons)   router left unchanged
+    ├── RoutingError ── NoEligibleModelError, NoHealthyDeploymentError, InvalidRequestError
     └── UpstreamError(model, deployment, status_code, retryable)
         ├── UpstreamTimeout*, UpstreamConnectionError*, RateLimited*, UpstreamServerError*
         ├── UpstreamClientError, CircuitOpenError*
@@ -66,8 +67,23 @@ class NotFittedError(PolyrouteError, ValueError, AttributeError):
     """A router or component was used before ``fit``/``load``."""
 
 
+class OnboardingError(PolyrouteError):
+    """Onboarding a model failed (too many prompts failed or could not be graded); the router is
+    unchanged. ``n_failed``/``n_total`` count the prompts; ``reasons`` maps a reason to a count."""
+
+    def __init__(self, message: str, *, n_failed: int = 0, n_total: int = 0,
+                 reasons: dict[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.n_failed, self.n_total = n_failed, n_total
+        self.reasons = dict(reasons or {})
+
+
 class RoutingError(PolyrouteError):
     """No routing decision could be made."""
+
+
+class InvalidRequestError(RoutingError, ValueError):
+    """A client request is malformed or asks for something out of bounds (HTTP 400)."""
 
 
 class NoEligibleModelError(RoutingError):

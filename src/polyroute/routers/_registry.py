@@ -31,6 +31,7 @@ _BUILTIN: dict[str, str] = {
     "uniroute-kmeans": "polyroute.routers._uniroute:ClusterRouter",
     "uniroute-learnedmap": "polyroute.routers._uniroute:LearnedMapRouter",
     "routerdc": "polyroute.routers._routerdc:ContrastiveRouter",
+    "routerdc-finetune": "polyroute.routers._routerdc_finetune:FinetunedContrastiveRouter",
 }
 
 

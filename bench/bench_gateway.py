@@ -1,0 +1,361 @@
+"""Gateway overhead benchmark: added latency and throughput of ``polyroute serve`` on loopback.
+
+Three processes: a minimal raw-asyncio upstream that answers instantly (JSON or a 4-chunk SSE
+stream), the gateway (uvicorn + uvloop + httptools, one worker, access log off), and the load
+generator (this process: a blocking keep-alive socket client for latency, ``wrk`` for
+throughput). Added latency = percentile through the gateway minus the same percentile of a
+direct call to the upstream, measured in interleaved rounds.
+
+    .venv/bin/python bench/bench_gateway.py            # writes docs/results/gateway.{json,md}
+    .venv/bin/python bench/bench_gateway.py --quick    # fewer requests, no files
+    .venv/bin/python bench/bench_gateway.py --print-costs   # default_gateway.yaml's costs
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk-bench"
+CONCRETE = "mistralai/mistral-7b-chat"
+ANSWER = json.dumps({
+    "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": CONCRETE,
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
+                 "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}}).encode()
+CHUNK = (b'data: {"id":"c","object":"chat.completion.chunk","created":0,"model":"m",'
+         b'"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":null}]}\n\n')
+
+
+# ----------------------------------------------------------------------------- upstream role
+async def _upstream(port: int) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                body = await reader.readexactly(length) if length else b""
+                if b'"stream":true' in body:
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                                 b"transfer-encoding: chunked\r\n\r\n")
+                    for part in (CHUNK, CHUNK, CHUNK, CHUNK, b"data: [DONE]\n\n"):
+                        writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+                    writer.write(b"0\r\n\r\n")
+                else:
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                                 b"content-length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+    async with server:
+        await server.serve_forever()
+
+
+# ------------------------------------------------------------------------------ gateway role
+def _gateway(port: int, upstream: str, profile_out: str | None) -> None:
+    import uvicorn
+
+    from polyroute.gateway_config import GatewaySettings, load_gateway_settings
+    from polyroute.server import create_app
+
+    data = load_gateway_settings(environ={}).model_dump(mode="python")
+    for model in data["models"]:
+        model["deployments"] = [{"name": "local", "base_url": upstream}]
+    data["server"] = {**data["server"], "ephemeral_pool": True, "access_log": False}
+    data["security"] = {**data["security"], "client_keys": [{"name": "bench", "env": "BENCH_KEY"}]}
+    settings = GatewaySettings.model_validate(data)
+    app = create_app(settings, environ={"BENCH_KEY": KEY})
+    app.startup()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
+                            lifespan="on", access_log=False, log_level="warning",
+                            backlog=2048)
+    server = uvicorn.Server(config)
+    if profile_out:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        try:
+            server.run()
+        finally:
+            prof.disable()
+            with open(profile_out, "w") as fh:
+                pstats.Stats(prof, stream=fh).sort_stats("cumulative").print_stats(45)
+    else:
+        server.run()
+
+
+# ------------------------------------------------------------------------------- the client
+class RawClient:
+    """Blocking keep-alive HTTP/1.1 client with negligible overhead (latency rounds)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def request(self, path: str, body: bytes) -> tuple[float, float, int]:
+        """Send one POST; returns (seconds to the first body byte, seconds total, status)."""
+        head = (f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+                f"authorization: Bearer {KEY}\r\ncontent-length: {len(body)}\r\n\r\n").encode()
+        t0 = time.perf_counter()
+        self.sock.sendall(head + body)
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self.sock.recv(65536)
+        header, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        status = int(header.split(b" ", 2)[1])
+        lower = header.lower()
+        if b"content-length:" in lower:
+            n = int(lower.split(b"content-length:")[1].split(b"\r\n")[0])
+            while len(self.buf) < n:
+                self.buf += self.sock.recv(65536)
+            t_first = time.perf_counter()
+            self.buf = self.buf[n:]
+            return t_first - t0, time.perf_counter() - t0, status
+        t_first = None  # chunked: read until the terminating chunk
+        while True:
+            if self.buf and t_first is None:
+                t_first = time.perf_counter()
+            if self.buf.find(b"0\r\n\r\n") != -1 and self.buf.endswith(b"0\r\n\r\n"):
+                self.buf = b""
+                break
+            self.buf += self.sock.recv(65536)
+            if t_first is None:
+                t_first = time.perf_counter()
+        return t_first - t0, time.perf_counter() - t0, status
+
+
+def _body(model: str, prompt: str, stream: bool = False) -> bytes:
+    return json.dumps({"model": model, "messages": [{"role": "user", "content": prompt}],
+                       "stream": stream}).encode()
+
+
+def _latency(gw_port: int, up_port: int, bodies: list[bytes], rounds: int,
+             stream: bool = False) -> dict[str, Any]:
+    """Interleaved rounds of direct and gateway calls with the same bodies."""
+    direct, via = RawClient(up_port), RawClient(gw_port)
+    d_t, g_t = [], []
+    for _ in range(rounds):
+        for body in bodies:
+            d = direct.request("/v1/chat/completions", body)
+            g = via.request("/v1/chat/completions", body)
+            if g[2] != 200:
+                raise RuntimeError(f"gateway answered {g[2]}")
+            d_t.append(d[0] if stream else d[1])
+            g_t.append(g[0] if stream else g[1])
+    d_ms, g_ms = np.array(d_t) * 1e3, np.array(g_t) * 1e3
+    out: dict[str, Any] = {"n": len(d_ms)}
+    for q in (50, 90, 99):
+        dq, gq = float(np.percentile(d_ms, q)), float(np.percentile(g_ms, q))
+        out[f"direct_p{q}_ms"] = round(dq, 3)
+        out[f"gateway_p{q}_ms"] = round(gq, 3)
+        out[f"added_p{q}_ms"] = round(gq - dq, 3)
+    return out
+
+
+def _wrk(port: int, bodies: list[bytes], connections: int, seconds: int) -> dict[str, Any]:
+    """Throughput with wrk (1 thread) cycling through ``bodies``."""
+    lua = ["bodies = {"] + [f"  {json.dumps(b.decode())}," for b in bodies] + ["}", "i = 0",
+           "request = function()", "  i = i % #bodies + 1",
+           '  return wrk.format("POST", "/v1/chat/completions", {["content-type"] = '
+           f'"application/json", ["authorization"] = "Bearer {KEY}"}}, bodies[i])', "end",
+           "done = function(summary, latency, requests)",
+           '  io.write(string.format("JSON{\\"requests\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,'
+           '\\"p50_us\\":%d,\\"p99_us\\":%d}\\n", summary.requests, summary.errors.status + '
+           'summary.errors.connect + summary.errors.read + summary.errors.write + '
+           'summary.errors.timeout, summary.errors.status, latency:percentile(50), '
+           'latency:percentile(99)))', "end"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write("\n".join(lua))
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", fh.name,
+                          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True)
+    os.unlink(fh.name)
+    stats = json.loads(out.stdout.split("JSON", 1)[1].splitlines()[0])
+    return {"connections": connections, "seconds": seconds,
+            "req_per_s": round(stats["requests"] / seconds, 1), "errors": stats["errors"],
+            "p50_ms": stats["p50_us"] / 1e3, "p99_ms": stats["p99_us"] / 1e3}
+
+
+# ---------------------------------------------------------------------------- orchestration
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(port: int, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listening on port {port} after {timeout_s}s")
+
+
+def _prompts(n: int) -> list[str]:
+    from polyroute.data import load_dataset
+
+    ds = load_dataset("routerbench")
+    test = ds.splits["test"]
+    return [str(ds.prompts[i]) for i in test[:n]]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    up_port, gw_port = _free_port(), _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    me = [sys.executable, __file__]
+    procs = [subprocess.Popen([*me, "--role", "upstream", "--port", str(up_port)], env=env)]
+    gw_cmd = [*me, "--role", "gateway", "--port", str(gw_port), "--upstream",
+              f"http://127.0.0.1:{up_port}/v1"]
+    if args.profile:
+        gw_cmd += ["--profile-out", args.profile]
+    procs.append(subprocess.Popen(gw_cmd, env=env))
+    try:
+        _wait(up_port)
+        _wait(gw_port)
+        prompts = _prompts(args.n_prompts)
+        concrete = [_body(CONCRETE, p) for p in prompts]
+        auto = [_body("auto", p) for p in prompts]
+        streamed = [_body(CONCRETE, p, stream=True) for p in prompts]
+        _latency(gw_port, up_port, concrete[:50], 1)  # warm-up: connections, caches, JIT-free
+        _latency(gw_port, up_port, auto[:50], 1)
+        res: dict[str, Any] = {
+            "latency_concrete": _latency(gw_port, up_port, concrete, args.rounds),
+            "latency_auto": _latency(gw_port, up_port, auto, args.rounds),
+            "stream_ttfb": _latency(gw_port, up_port, streamed, args.rounds, stream=True),
+        }
+        secs = args.seconds
+        res["throughput"] = {
+            "concrete_c1": _wrk(gw_port, concrete, 1, secs),
+            "concrete_c32": _wrk(gw_port, concrete, 32, secs),
+            "auto_c1": _wrk(gw_port, auto, 1, secs),
+            "auto_c32": _wrk(gw_port, auto, 32, secs),
+            "direct_c32": _wrk(up_port, concrete, 32, secs),
+        }
+        return res
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=20)
+
+
+def _markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
+    lc, la, st, tp = (res["latency_concrete"], res["latency_auto"], res["stream_ttfb"],
+                      res["throughput"])
+    lines = [
+        "# Gateway overhead on loopback",
+        "",
+        f"Command: `{meta['command']}`  ",
+        f"Machine: {meta['machine']}; load average at start {meta['loadavg']}; "
+        f"{meta['date']}.",
+        "",
+        "Upstream: a raw-asyncio server answering instantly; gateway: `create_app` on uvicorn "
+        "(uvloop, httptools), 1 worker, access log off, all 11 default models pointing at the "
+        f"upstream; prompts: {meta['n_prompts']} RouterBench test prompts (distinct, real "
+        "lengths). Latency: sequential keep-alive requests, gateway and direct interleaved; "
+        "added = gateway percentile minus direct percentile.",
+        "",
+        "| path | n | direct p50 ms | gateway p50 ms | **added p50 ms** | added p99 ms | target |",
+        "|---|---:|---:|---:|---:|---:|---|",
+        f"| concrete model (`{CONCRETE}`) | {lc['n']} | {lc['direct_p50_ms']:.3f} | "
+        f"{lc['gateway_p50_ms']:.3f} | **{lc['added_p50_ms']:.3f}** | {lc['added_p99_ms']:.3f} "
+        "| p50 ≤ 2 ms |",
+        f"| `auto` (MiniLM embedding + UniRoute) | {la['n']} | {la['direct_p50_ms']:.3f} | "
+        f"{la['gateway_p50_ms']:.3f} | **{la['added_p50_ms']:.3f}** | {la['added_p99_ms']:.3f} "
+        "| p50 ≤ 8 ms |",
+        f"| streaming, time to first byte | {st['n']} | {st['direct_p50_ms']:.3f} | "
+        f"{st['gateway_p50_ms']:.3f} | **{st['added_p50_ms']:.3f}** | {st['added_p99_ms']:.3f} "
+        "| |",
+        "",
+        "Throughput (wrk, 1 thread, sustained; the load generator shares the 2 cores):",
+        "",
+        "| target | connections | req/s | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in tp.items():
+        label = {"concrete_c1": "gateway, concrete model", "concrete_c32": "gateway, concrete model",
+                 "auto_c1": "gateway, `auto`", "auto_c32": "gateway, `auto`",
+                 "direct_c32": "upstream direct (reference)"}[name]
+        lines.append(f"| {label} | {row['connections']} | {row['req_per_s']:.0f} | "
+                     f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['errors']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _print_costs() -> None:
+    from polyroute.data import load_dataset
+
+    ds = load_dataset("routerbench")
+    costs = ds.cost_matrix()[ds.splits["train"]]
+    for j, model in enumerate(ds.model_names):
+        print(f"{model:40s} cost_per_query_usd: {costs[:, j].mean():.7f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--role", choices=["upstream", "gateway"])
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--upstream")
+    ap.add_argument("--profile-out")
+    ap.add_argument("--profile", help="write a cProfile report of the gateway to this file")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--print-costs", action="store_true")
+    ap.add_argument("--n-prompts", type=int, default=400)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=10)
+    args = ap.parse_args()
+    if args.role == "upstream":
+        import uvloop
+
+        uvloop.run(_upstream(args.port))
+        return
+    if args.role == "gateway":
+        _gateway(args.port, args.upstream, args.profile_out)
+        return
+    if args.print_costs:
+        _print_costs()
+        return
+    if args.quick:
+        args.n_prompts, args.rounds, args.seconds = 100, 1, 3
+    meta = {"command": "nice -n 0 .venv/bin/python bench/bench_gateway.py"
+            + (" --quick" if args.quick else ""),
+            "machine": f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}"
+                       f", Python {platform.python_version()}",
+            "loadavg": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "n_prompts": args.n_prompts, "wrk": shutil.which("wrk") is not None}
+    res = run(args)
+    res["meta"] = meta
+    print(json.dumps(res, indent=2))
+    if not args.quick:
+        out = ROOT / "docs" / "results"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "gateway.json").write_text(json.dumps(res, indent=2) + "\n")
+        (out / "gateway.md").write_text(_markdown(res, meta))
+        print(f"wrote {out / 'gateway.json'} and {out / 'gateway.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The routing engine: decide which model answers (profiles, rules, learned routers) and deliver
+the request to one of its deployments with retries, circuit breakers and fallback."""
+
+from polyroute.engine._delivery import (
+    Completion,
+    Deliverer,
+    EngineObserver,
+    ModelRoute,
+    NullObserver,
+    StreamHandle,
+)
+from polyroute.engine._engine import RoutingEngine, builtin_router_path, resolve_router_path
+from polyroute.engine._rules import complexity, detect_language, has_code
+from polyroute.engine._types import Candidate, RouteDecision, RouteRequest
+from polyroute.engine._upstream import (
+    HttpxUpstream,
+    UpstreamResponse,
+    UpstreamStream,
+    parse_retry_after,
+    status_error,
+    translate_httpx,
+)
+
+__all__ = [
+    "Candidate",
+    "Completion",
+    "Deliverer",
+    "EngineObserver",
+    "HttpxUpstream",
+    "ModelRoute",
+    "NullObserver",
+    "RouteDecision",
+    "RouteRequest",
+    "RoutingEngine",
+    "StreamHandle",
+    "UpstreamResponse",
+    "UpstreamStream",
+    "builtin_router_path",
+    "complexity",
+    "detect_language",
+    "has_code",
+    "parse_retry_after",
+    "resolve_router_path",
+    "status_error",
+    "translate_httpx",
+]

@@ -1,0 +1,214 @@
+"""Calls to OpenAI-compatible upstreams over one shared ``httpx.AsyncClient``.
+
+This is the one place where httpx exceptions and upstream HTTP statuses become
+:mod:`polyroute.exceptions` classes (``raise ... from exc``):
+
+=====================================  ==============================================
+httpx / status                          polyroute
+=====================================  ==============================================
+``TimeoutException``, 408               :class:`UpstreamTimeout` (retryable)
+``TransportError`` (connect, reset,     :class:`UpstreamConnectionError` (retryable)
+protocol, truncated body)
+429 (``Retry-After`` read)              :class:`RateLimited` (retryable)
+5xx                                     :class:`UpstreamServerError` (retryable)
+other 4xx                               :class:`UpstreamClientError` (not retryable)
+=====================================  ==============================================
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from polyroute._types import Deployment
+from polyroute.exceptions import (
+    RateLimited,
+    UpstreamClientError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamServerError,
+    UpstreamTimeout,
+)
+
+_PASS_HEADERS = ("content-type", "openai-processing-ms", "x-request-id")
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamResponse:
+    """A successful (2xx) non-streaming answer, body passed through unchanged."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+class UpstreamStream:
+    """An open SSE stream whose first chunk has arrived; iterate for the rest."""
+
+    def __init__(self, response: httpx.Response, chunks: AsyncIterator[bytes], first: bytes,
+                 dep: Deployment, deadline: float) -> None:
+        self.response = response
+        self.first = first
+        self.content_type = response.headers.get("content-type", "text/event-stream")
+        self._chunks = chunks
+        self._dep = dep
+        self._deadline = deadline
+
+    async def rest(self) -> AsyncIterator[bytes]:
+        """The chunks after the first; upstream failures raise translated errors."""
+        try:
+            async for chunk in self._chunks:
+                if chunk:
+                    yield chunk
+                if time.monotonic() > self._deadline:
+                    raise UpstreamTimeout(
+                        f"stream from {self._dep.key} exceeded the total timeout",
+                        model=self._dep.model, deployment=self._dep.name)
+        except httpx.HTTPError as exc:
+            raise translate_httpx(exc, self._dep) from exc
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+
+
+class HttpxUpstream:
+    """Sends chat-completion bodies to deployments.
+
+    Parameters
+    ----------
+    client : httpx.AsyncClient, optional
+        Shared client (keep-alive pool); one is created when omitted and closed by :meth:`aclose`.
+    connect_timeout_s : float
+        TCP connect (and pool wait) limit.
+    max_connections : int
+        Connection pool size across all upstreams.
+    """
+
+    def __init__(self, client: httpx.AsyncClient | None = None, *,
+                 connect_timeout_s: float = 5.0, max_connections: int = 512) -> None:
+        self._owns = client is None
+        self.connect_timeout_s = connect_timeout_s
+        self.client = client or httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=max_connections,
+                                max_keepalive_connections=max_connections, keepalive_expiry=60),
+            timeout=httpx.Timeout(60.0, connect=connect_timeout_s),
+            headers={"accept-encoding": "identity"},
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        if self._owns:
+            await self.client.aclose()
+
+    def _request(self, dep: Deployment, api_key: SecretStr | None, body: bytes,
+                 read_timeout_s: float) -> httpx.Request:
+        headers = {"content-type": "application/json"}
+        if api_key is not None:
+            headers["authorization"] = "Bearer " + api_key.get_secret_value()
+        timeout = httpx.Timeout(read_timeout_s, connect=min(self.connect_timeout_s,
+                                                            read_timeout_s))
+        return self.client.build_request(
+            "POST", dep.base_url.rstrip("/") + "/chat/completions", content=body,
+            headers=headers, timeout=timeout)
+
+    async def post(self, dep: Deployment, api_key: SecretStr | None, body: bytes, *,
+                   timeout_s: float) -> UpstreamResponse:
+        """Send a non-streaming request; returns the 2xx answer or raises an UpstreamError."""
+        request = self._request(dep, api_key, body, timeout_s)
+        try:
+            response = await self.client.send(request)
+        except httpx.HTTPError as exc:
+            raise translate_httpx(exc, dep) from exc
+        if response.status_code >= 300:
+            raise status_error(response.status_code, response.headers, response.content, dep)
+        return UpstreamResponse(response.status_code,
+                                response.headers.get("content-type", "application/json"),
+                                response.content)
+
+    async def open_stream(self, dep: Deployment, api_key: SecretStr | None, body: bytes, *,
+                          first_token_timeout_s: float, timeout_s: float) -> UpstreamStream:
+        """Open a stream and wait for its first non-empty chunk (within the first-token limit)."""
+        deadline = time.monotonic() + timeout_s
+        request = self._request(dep, api_key, body, min(first_token_timeout_s, timeout_s))
+        response: httpx.Response | None = None
+        try:
+            response = await self.client.send(request, stream=True)
+            if response.status_code >= 300:
+                content = await response.aread()
+                raise status_error(response.status_code, response.headers, content, dep)
+            chunks = response.aiter_raw()
+            first = b""
+            while not first:
+                first = await chunks.__anext__()
+            return UpstreamStream(response, chunks, first, dep, deadline)
+        except StopAsyncIteration:
+            await _close(response)
+            raise UpstreamConnectionError(f"{dep.key} closed the stream before any data",
+                                          model=dep.model, deployment=dep.name) from None
+        except httpx.HTTPError as exc:
+            await _close(response)
+            raise translate_httpx(exc, dep) from exc
+        except BaseException:
+            await _close(response)
+            raise
+
+
+async def _close(response: httpx.Response | None) -> None:
+    if response is not None:
+        await response.aclose()
+
+
+def translate_httpx(exc: httpx.HTTPError, dep: Deployment) -> UpstreamError:
+    """The polyroute error for an httpx failure talking to ``dep`` (no URL or key in it)."""
+    kind = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeout(f"{dep.key} timed out ({kind})", model=dep.model,
+                               deployment=dep.name)
+    return UpstreamConnectionError(f"{dep.key} connection failed ({kind})", model=dep.model,
+                                   deployment=dep.name)
+
+
+def status_error(status: int, headers: httpx.Headers, content: bytes,
+                 dep: Deployment) -> UpstreamError:
+    """The polyroute error for a non-2xx upstream answer."""
+    detail = _upstream_message(content)
+    msg = f"{dep.key} answered HTTP {status}" + (f": {detail}" if detail else "")
+    kw: dict[str, Any] = {"model": dep.model, "deployment": dep.name, "status_code": status}
+    if status == 429:
+        return RateLimited(msg, retry_after_s=parse_retry_after(headers.get("retry-after")), **kw)
+    if status == 408:
+        return UpstreamTimeout(msg, **kw)
+    if status >= 500:
+        return UpstreamServerError(msg, retry_after_s=parse_retry_after(
+            headers.get("retry-after")), **kw)
+    return UpstreamClientError(msg, **kw)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); ``None`` if absent."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _upstream_message(content: bytes) -> str:
+    try:
+        data = json.loads(content)
+        message = data["error"]["message"] if isinstance(data.get("error"), dict) else data["error"]
+        return str(message)[:300]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return content[:200].decode("utf-8", "replace").strip()

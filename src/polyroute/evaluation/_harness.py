@@ -1,0 +1,337 @@
+"""The evaluation harness: fit routers once, predict once per test set, sweep λ over the decision.
+
+``evaluate(routers, train, tests, encoder=...)`` returns an :class:`EvaluationResult` holding, per
+test set and router: per-task accuracy and their macro average (as the RouterDC paper reports),
+mean/total cost, the deferral curve and Area / QNC / AIQ (and APGR for two-model pools). Oracle
+routers (``uses_test_labels``) score from the test labels; routers with ``cost_sensitive = False``
+are a single point (λ = 0). Embeddings come from :func:`polyroute.encoders.embed_dataset` (cached
+on disk) and are skipped when every router ignores the query's content.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from polyroute.data import RoutingDataset
+from polyroute.evaluation._metrics import (
+    DeferralCurve,
+    aiq,
+    apgr,
+    area_under_curve,
+    best_single_model,
+    deferral_curve,
+    nondecreasing_convex_hull,
+    qnc,
+    single_model_points,
+    task_accuracy,
+)
+from polyroute.exceptions import DataError
+from polyroute.routers import BaseRouter, make_router
+
+Array = np.ndarray
+
+
+@dataclass
+class RouterResult:
+    """One router on one test set (accuracies are fractions in [0, 1], at λ = 0)."""
+
+    name: str
+    task_accuracy: dict[str, float]
+    average: float
+    mean_cost: float
+    total_cost: float
+    curve: DeferralCurve
+    area: float | None = None
+    qnc: float | None = None
+    aiq: float | None = None
+    apgr: float | None = None
+    uses_test_labels: bool = False
+    predict_time_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_accuracy": self.task_accuracy,
+            "average": self.average,
+            "mean_cost": self.mean_cost,
+            "total_cost": self.total_cost,
+            "area": self.area,
+            "qnc": None if self.qnc is None or np.isinf(self.qnc) else self.qnc,
+            "qnc_reached": None if self.qnc is None else bool(np.isfinite(self.qnc)),
+            "aiq": self.aiq,
+            "apgr": self.apgr,
+            "uses_test_labels": self.uses_test_labels,
+            "predict_time_s": round(self.predict_time_s, 4),
+            "curve": {
+                "cost_weights": self.curve.cost_weights.tolist(),
+                "costs": self.curve.costs.tolist(),
+                "qualities": self.curve.qualities.tolist(),
+            },
+        }
+
+
+@dataclass
+class TestSetResult:
+    """Every router on one test set, with the single-model reference points."""
+
+    name: str
+    n_queries: int
+    tasks: list[str]
+    model_names: list[str]
+    has_costs: bool
+    single_costs: Array
+    single_qualities: Array
+    best_single: str
+    single_task_average: Array | None = None  # per model: macro average over tasks
+    routers: dict[str, RouterResult] = field(default_factory=dict)
+
+    @property
+    def cost_range(self) -> tuple[float, float]:
+        return float(self.single_costs.min()), float(self.single_costs.max())
+
+    def zero_hull(self) -> tuple[Array, Array]:
+        """The single models' cost–quality hull: what ZeroRouter reaches on this test set."""
+        return nondecreasing_convex_hull(self.single_costs, self.single_qualities)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_queries": self.n_queries,
+            "tasks": self.tasks,
+            "has_costs": self.has_costs,
+            "best_single": self.best_single,
+            "single_models": {
+                m: {"cost": float(self.single_costs[i]), "quality": float(self.single_qualities[i]),
+                    "task_average": None if self.single_task_average is None
+                    else float(self.single_task_average[i])}
+                for i, m in enumerate(self.model_names)},
+            "routers": {k: v.to_dict() for k, v in self.routers.items()},
+        }
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`evaluate` returns; see :mod:`polyroute.evaluation._report` for output."""
+
+    dataset: str
+    train_name: str
+    n_train: int
+    model_names: list[str]
+    cost_unit: str
+    encoder: str | None
+    tests: dict[str, TestSetResult]
+    fit_time_s: dict[str, float]
+    command: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "train": self.train_name,
+            "n_train": self.n_train,
+            "models": self.model_names,
+            "cost_unit": self.cost_unit,
+            "encoder": self.encoder,
+            "command": self.command,
+            "fit_time_s": {k: round(v, 3) for k, v in self.fit_time_s.items()},
+            "tests": {k: v.to_dict() for k, v in self.tests.items()},
+        }
+
+
+# ---------------------------------------------------------------------------- inputs
+def _as_router_dict(routers: Mapping[str, BaseRouter] | Sequence[str | BaseRouter]
+                    ) -> dict[str, BaseRouter]:
+    if isinstance(routers, Mapping):
+        out = dict(routers)
+    else:
+        out = {}
+        for r in routers:
+            if isinstance(r, str):
+                out[r] = make_router(r)
+            else:
+                out[type(r).__name__] = r
+    if not out:
+        raise DataError("expected at least one router to evaluate; found none")
+    for name, router in out.items():
+        if not isinstance(router, BaseRouter):
+            raise DataError(f"router {name!r} must be a BaseRouter; found {type(router).__name__}")
+    return out
+
+
+def _check_pools(train: RoutingDataset, tests: Mapping[str, RoutingDataset]) -> None:
+    if not tests:
+        raise DataError("expected at least one test set; found none")
+    for label, ds in tests.items():
+        if ds.model_names != train.model_names:
+            raise DataError(f"test set {label!r} has models {list(ds.model_names)}; expected the "
+                            f"training pool {list(train.model_names)}")
+
+
+def _needs_content(router: BaseRouter) -> bool:
+    return not (router.uses_test_labels or getattr(router, "query_independent", False))
+
+
+class _Inputs:
+    """Router inputs per dataset: cached embeddings, prompt texts, or a placeholder column."""
+
+    def __init__(self, routers: Mapping[str, BaseRouter], encoder: Any,
+                 embed_kwargs: Mapping[str, Any]) -> None:
+        self.embed = any(_needs_content(r) and r.input_kind != "text" for r in routers.values())
+        self.encoder = encoder
+        self.embed_kwargs = dict(embed_kwargs)
+        self._cache: dict[int, Array] = {}
+
+    @property
+    def encoder_name(self) -> str | None:
+        if not self.embed:
+            return None
+        if self.encoder is None or isinstance(self.encoder, str):
+            return self.encoder or "minilm"
+        return str(getattr(self.encoder, "encoder_id", type(self.encoder).__name__))
+
+    def get(self, router: BaseRouter, ds: RoutingDataset) -> Array:
+        if router.input_kind == "text":
+            return np.asarray(ds.prompts, dtype=object)
+        if not self.embed:
+            return np.zeros((ds.n_prompts, 1), dtype=np.float32)
+        if id(ds) not in self._cache:
+            from polyroute.encoders import embed_dataset, make_encoder
+
+            if self.encoder is None or isinstance(self.encoder, str):
+                self.encoder = make_encoder(self.encoder or "minilm")
+            self._cache[id(ds)] = embed_dataset(ds, self.encoder, **self.embed_kwargs)
+        return self._cache[id(ds)]
+
+
+# ---------------------------------------------------------------------------- evaluate
+def evaluate(
+    routers: Mapping[str, BaseRouter] | Sequence[str | BaseRouter],
+    train: RoutingDataset,
+    tests: Mapping[str, RoutingDataset],
+    *,
+    encoder: Any = "minilm",
+    cost_weights: Sequence[float] | None = None,
+    train_target: str = "scores",
+    show_progress: bool | None = None,
+    embed_kwargs: Mapping[str, Any] | None = None,
+) -> EvaluationResult:
+    """Fit each router once on ``train`` and evaluate it on every test set.
+
+    Parameters
+    ----------
+    routers : mapping of name to router, or sequence of registry names / routers
+    train : RoutingDataset
+    tests : mapping of label to RoutingDataset
+        Same model pool (same names, same order) as ``train``.
+    encoder : Encoder or str, default "minilm"
+        How prompts become ``X`` (through the on-disk embedding cache); not used when every router
+        ignores the query's content or takes text.
+    cost_weights : sequence of float, optional
+        λ grid for the deferral curves (0 is always added). Default: per router, from 0 to where
+        every query goes to the cheapest model (:func:`default_cost_weights`).
+    train_target : {"scores", "soft_scores"}
+        Which matrix routers learn from; ``soft_scores`` falls back to ``scores`` when absent.
+    show_progress : bool, optional
+        Progress bars (default: when stderr is a terminal).
+    embed_kwargs : mapping, optional
+        Passed to ``embed_dataset`` (``cache_dir``, ``batch_size``).
+
+    Returns
+    -------
+    EvaluationResult
+    """
+    table = _as_router_dict(routers)
+    tests = dict(tests)
+    _check_pools(train, tests)
+    if train_target not in ("scores", "soft_scores"):
+        raise DataError(f"train_target must be 'scores' or 'soft_scores'; found {train_target!r}")
+    Y_train = train.scores
+    if train_target == "soft_scores" and train.soft_scores is not None:
+        Y_train = train.soft_scores
+    inputs = _Inputs(table, encoder, {"show_progress": show_progress, **(embed_kwargs or {})})
+    fit_times: dict[str, float] = {}
+    for name, router in _progress(table.items(), "fitting", show_progress):
+        start = time.perf_counter()
+        router.fit(inputs.get(router, train), Y_train, model_names=list(train.model_names),
+                   tasks=list(train.tasks))
+        fit_times[name] = time.perf_counter() - start
+    decision = train.model_costs() if train.costs is not None else None
+    results = {
+        label: _evaluate_test(table, inputs, ds, decision, cost_weights, label, show_progress)
+        for label, ds in tests.items()
+    }
+    return EvaluationResult(
+        dataset=train.name.split(":")[0], train_name=train.name, n_train=train.n_prompts,
+        model_names=list(train.model_names), cost_unit=train.cost_unit,
+        encoder=inputs.encoder_name, tests=results, fit_time_s=fit_times,
+    )
+
+
+def _evaluate_test(routers: Mapping[str, BaseRouter], inputs: _Inputs, ds: RoutingDataset,
+                   decision: Array | None, cost_weights: Sequence[float] | None, label: str,
+                   show_progress: bool | None) -> TestSetResult:
+    charged = ds.cost_matrix()
+    s_cost, s_quality = single_model_points(ds.scores, charged)
+    has_costs = ds.costs is not None and float(s_cost.max() - s_cost.min()) > 0
+    best = best_single_model(ds.scores, charged)
+    out = TestSetResult(
+        name=label, n_queries=ds.n_prompts, tasks=ds.task_names,
+        model_names=list(ds.model_names), has_costs=has_costs, single_costs=s_cost,
+        single_qualities=s_quality, best_single=ds.model_names[best],
+        single_task_average=np.mean([single_model_points(ds.scores[ds.tasks == t], charged[
+            ds.tasks == t])[1] for t in ds.task_names], axis=0),
+    )
+    known = decision if decision is not None else ds.model_costs()
+    for name, router in _progress(routers.items(), f"evaluating {label}", show_progress):
+        start = time.perf_counter()
+        if router.uses_test_labels:
+            scores = router.oracle_scores(ds.scores, list(ds.tasks))
+        else:
+            scores = router.predict_scores(inputs.get(router, ds))
+        elapsed = time.perf_counter() - start
+        lambdas: Sequence[float] | None = cost_weights
+        if not has_costs or not getattr(router, "cost_sensitive", True):
+            lambdas = [0.0]
+        elif lambdas is not None:
+            lambdas = sorted({0.0, *map(float, lambdas)})
+        curve = deferral_curve(scores, ds.scores, charged, decision_costs=known,
+                               cost_weights=lambdas)
+        out.routers[name] = _summarise(name, router, curve, scores, ds, out, elapsed)
+    return out
+
+
+def _summarise(name: str, router: BaseRouter, curve: DeferralCurve, scores: Array,
+               ds: RoutingDataset, test: TestSetResult, elapsed: float) -> RouterResult:
+    per_task = task_accuracy(curve.choices[0], ds.scores, ds.tasks)
+    result = RouterResult(
+        name=name, task_accuracy=per_task, average=float(np.mean(list(per_task.values()))),
+        mean_cost=float(curve.costs[0]), total_cost=float(curve.costs[0] * ds.n_prompts),
+        curve=curve, uses_test_labels=router.uses_test_labels, predict_time_s=elapsed,
+    )
+    if test.has_costs:
+        cmin, cmax = test.cost_range
+        best = test.model_names.index(test.best_single)
+        result.area = area_under_curve(curve, cost_min=cmin, cost_max=cmax)
+        result.aiq = aiq(curve, cost_min=cmin, cost_max=cmax)
+        if test.single_costs[best] > 0:
+            result.qnc = qnc(curve, target_quality=float(test.single_qualities[best]),
+                             reference_cost=float(test.single_costs[best]))
+    if ds.n_models == 2:
+        strong = test.model_names.index(test.best_single)
+        gap = test.single_qualities[strong] - test.single_qualities[1 - strong]
+        if gap > 0:
+            result.apgr = apgr(scores, ds.scores, strong=strong, weak=1 - strong)
+    return result
+
+
+def _progress(items: Any, desc: str, show: bool | None) -> Any:
+    import sys
+
+    from tqdm import tqdm
+
+    enabled = sys.stderr.isatty() if show is None else show
+    seq = list(items)
+    return tqdm(seq, desc=desc, disable=not enabled or len(seq) < 2, leave=False)
+

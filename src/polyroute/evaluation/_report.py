@@ -1,0 +1,155 @@
+"""Evaluation output: docs-ready markdown tables, JSON, and the PNG of deferral curves."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from polyroute.evaluation._harness import EvaluationResult, RouterResult, TestSetResult
+
+ORACLE_MARK = "†"
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.2f}"
+
+
+def _num(x: float | None, digits: int = 4) -> str:
+    if x is None:
+        return "—"
+    if math.isinf(x):
+        return "never"
+    return f"{x:.{digits}f}"
+
+
+def _cost(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _router_label(r: RouterResult) -> str:
+    return f"{r.name}{ORACLE_MARK}" if r.uses_test_labels else r.name
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def summary_table(result: EvaluationResult) -> str:
+    """One row per router: the macro average on every test set (plus Area/APGR where defined)."""
+    tests = list(result.tests.values())
+    header = ["router"]
+    for t in tests:
+        header.append(f"{t.name} avg (%)")
+        if t.has_costs:
+            header += [f"{t.name} Area", f"{t.name} QNC", f"{t.name} AIQ"]
+        if _has_apgr(t):
+            header.append(f"{t.name} APGR")
+    lines = [_row(header), _row(["---"] + ["---:"] * (len(header) - 1))]
+    for name in tests[0].routers:
+        first = tests[0].routers[name]
+        cells = [_router_label(first)]
+        for t in tests:
+            r = t.routers[name]
+            cells.append(_pct(r.average))
+            if t.has_costs:
+                cells += [_num(r.area), _num(r.qnc, 3), _num(r.aiq)]
+            if _has_apgr(t):
+                cells.append(_num(r.apgr))
+        lines.append(_row(cells))
+    return "\n".join(lines)
+
+
+def _has_apgr(t: TestSetResult) -> bool:
+    return any(r.apgr is not None for r in t.routers.values())
+
+
+def per_task_table(test: TestSetResult) -> str:
+    """Per-task accuracy (%) of every router on one test set, with cost and curve metrics."""
+    header = ["router", *test.tasks, "avg"]
+    if test.has_costs:
+        header += ["mean cost", "Area", "QNC", "AIQ"]
+    if _has_apgr(test):
+        header.append("APGR")
+    lines = [_row(header), _row(["---"] + ["---:"] * (len(header) - 1))]
+    for r in test.routers.values():
+        cells = [_router_label(r), *(_pct(r.task_accuracy[t]) for t in test.tasks), _pct(r.average)]
+        if test.has_costs:
+            cells += [_cost(r.mean_cost), _num(r.area), _num(r.qnc, 3), _num(r.aiq)]
+        if _has_apgr(test):
+            cells.append(_num(r.apgr))
+        lines.append(_row(cells))
+    return "\n".join(lines)
+
+
+def single_model_table(test: TestSetResult, cost_unit: str) -> str:
+    lines = [_row(["model", "quality (%)", "task avg (%)", f"mean cost ({cost_unit})"]),
+             _row(["---", "---:", "---:", "---:"])]
+    macro = test.single_task_average
+    order = sorted(range(len(test.model_names)), key=lambda i: test.single_costs[i])
+    for i in order:
+        best = " (best)" if test.model_names[i] == test.best_single else ""
+        name = test.model_names[i] + best
+        lines.append(_row([name, _pct(float(test.single_qualities[i])),
+                           _pct(None if macro is None else float(macro[i])),
+                           _cost(float(test.single_costs[i]))]))
+    return "\n".join(lines)
+
+
+def to_markdown(result: EvaluationResult, *, title: str | None = None,
+                plot_name: str | None = None) -> str:
+    """The whole result as markdown: command, setup, summary, per-test tables, definitions."""
+    out = [f"# {title or f'Router evaluation: {result.dataset}'}", ""]
+    if result.command:
+        out += ["Command:", "", "```bash", result.command, "```", ""]
+    out += [
+        f"Training set `{result.train_name}` ({result.n_train:,} prompts), "
+        f"{len(result.model_names)} models, encoder `{result.encoder or 'none (not needed)'}`, "
+        f"cost unit `{result.cost_unit}`. Test sets: "
+        + ", ".join(f"`{t.name}` ({t.n_queries:,} prompts)" for t in result.tests.values())
+        + ".",
+        "",
+        "## Summary",
+        "",
+        summary_table(result),
+        "",
+    ]
+    if plot_name:
+        out += [f"![deferral curves]({plot_name})", ""]
+    for test in result.tests.values():
+        out += [f"## `{test.name}`: accuracy per task (%)", "", per_task_table(test), "",
+                f"Single models on `{test.name}`:", "", single_model_table(test, result.cost_unit),
+                ""]
+    out += [_DEFINITIONS.strip(), ""]
+    return "\n".join(out)
+
+
+_DEFINITIONS = f"""
+Definitions. Accuracy is the mean quality of the chosen model per task at λ = 0 under the
+dataset's scoring convention; *avg* is the macro average over tasks (as the RouterDC paper
+reports). Rows marked {ORACLE_MARK} read the test labels (upper bounds, not routers).
+The deferral curve sweeps λ in argmax(score − λ·cost) with costs known to the router = mean
+training cost per model. **Area**: x = (cost − c_min)/(c_max − c_min) over the single models'
+cost range, non-dominated points joined linearly, flat after the last point, 0 before the first,
+integrated over [0, 1] (UniRoute). **QNC**: lowest cost on the curve reaching the best single
+model's quality, divided by that model's cost ("never" = not reached). **AIQ**: the same integral
+over RouterBench's non-decreasing convex hull. **APGR** (two-model pools): ∫₀¹ PGR(c) dc with c
+the share of strong-model calls and PGR = (q(c) − q_weak)/(q_strong − q_weak) (RouteLLM).
+"""
+
+
+def write_report(result: EvaluationResult, out_dir: str | Path, stem: str, *,
+                 title: str | None = None, plot: bool = True) -> dict[str, Path]:
+    """Write ``{stem}.md``, ``{stem}.json`` and (with ``plot``) ``{stem}.png`` into ``out_dir``."""
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"md": folder / f"{stem}.md", "json": folder / f"{stem}.json"}
+    if plot:
+        from polyroute.evaluation._plots import plot_result
+
+        paths["png"] = plot_result(result, folder / f"{stem}.png")
+    paths["md"].write_text(to_markdown(result, title=title,
+                                       plot_name=paths["png"].name if plot else None),
+                           encoding="utf-8")
+    paths["json"].write_text(json.dumps(result.to_dict(), indent=1) + "\n", encoding="utf-8")
+    return paths

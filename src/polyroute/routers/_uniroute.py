@@ -1,0 +1,626 @@
+"""UniRoute cluster routers for dynamic pools (Jitkrittum et al., 2025, arXiv 2502.08773).
+
+A prompt ``x`` is mapped to clusters ``Φ(x)`` (a one-hot K-means assignment, a softmax over
+centroid distances, or a learned soft map); every model ``m`` has a profile ``Ψ[m, c]``, its error
+rate on validation prompts of cluster ``c``. The predicted quality is ``1 − Σ_c Φ_c(x)·Ψ[m, c]`` and
+routing is the base rule ``argmax (1 − Ψ) − λ·cost`` (== the paper's ``argmin Ψ + λ·cost``).
+A new model joins by profiling it on graded validation prompts (:meth:`add_models`): the
+representation is never refitted.
+
+Profiles are kept as *counts* (``errors_``, ``counts_``; soft counts under soft assignment), so
+more graded outcomes update a profile incrementally (:meth:`ClusterRouter.update_profile`).
+
+Deviations from the paper, all optional (the defaults reproduce the paper):
+
+* ``smoothing="shrink"``: empirical Bayes; a cluster's error is shrunk towards the *model's
+  overall* error instead of towards 0.5, with a strength fitted by beta-binomial marginal
+  likelihood over the reference models' profiles.
+* ``smoothing="hierarchical"``: as ``"shrink"`` but the prior of cluster ``c`` is the model's overall
+  error shifted (in logit space) by how much harder ``c`` is than average for the reference models.
+* ``assignment="soft"``: expected error under a softmax over −squared distance / temperature.
+* ``n_clusters="auto"`` (and ``temperature="auto"``): chosen by *simulated onboarding* of the
+  reference (training) models on held-out training prompts: each reference model is profiled from
+  ``n_onboard_prompts`` prompts, as a new model would be, and scored by log loss on the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from scipy.special import betaln, expit, logit
+
+from polyroute.exceptions import DataError, NotFittedError
+from polyroute.routers._base import Array, BaseRouter
+
+_SMOOTHINGS = ("laplace", "shrink", "hierarchical")
+_ASSIGNMENTS = ("hard", "soft")
+_EPS = 1e-6
+
+
+# ---------------------------------------------------------------------------- pure helpers
+def l2_normalise(X: Array) -> Array:
+    """Rows scaled to unit L2 norm (zero rows stay zero)."""
+    X = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.maximum(norms, 1e-12)
+
+
+def soft_assign(X: Array, centroids: Array, temperature: float | None) -> Array:
+    """Cluster responsibilities (n, K): one-hot nearest centroid, or softmax(−d²/temperature)."""
+    d2 = (
+        (X * X).sum(1)[:, None] - 2.0 * X @ centroids.T + (centroids * centroids).sum(1)[None, :]
+    ).astype(np.float64)
+    if temperature is None:
+        R = np.zeros_like(d2)
+        R[np.arange(len(d2)), d2.argmin(1)] = 1.0
+        return R
+    Z = -d2 / temperature
+    Z -= Z.max(1, keepdims=True)
+    np.exp(Z, out=Z)
+    return Z / Z.sum(1, keepdims=True)
+
+
+def profile_counts(R: Array, Y: Array) -> tuple[Array, Array]:
+    """(errors, counts) per (model, cluster) from responsibilities R (n, K) and quality Y (n, M)."""
+    Y = np.asarray(Y, dtype=np.float64)
+    seen = np.isfinite(Y)
+    err = np.where(seen, 1.0 - np.nan_to_num(Y), 0.0)
+    return (R.T @ err).T, (R.T @ seen.astype(np.float64)).T
+
+
+def overall_error(errors: Array, counts: Array) -> Array:
+    """Each model's overall error rate (lightly smoothed towards 0.5), shape (M,)."""
+    return (errors.sum(1) + 1.0) / (counts.sum(1) + 2.0)
+
+
+def cluster_offsets(errors: Array, counts: Array) -> Array:
+    """Logit difficulty of each cluster relative to each model's overall error, averaged (K,)."""
+    p = (errors + 0.5) / (counts + 1.0)
+    mu = overall_error(errors, counts)[:, None]
+    w = counts / np.maximum(counts + 10.0, _EPS)  # trust well-populated cells more
+    diff = logit(np.clip(p, 0.01, 0.99)) - logit(mu)
+    return (w * diff).sum(0) / np.maximum(w.sum(0), _EPS)
+
+
+def prior_error(errors: Array, counts: Array, offsets: Array | None) -> Array:
+    """Prior error per (model, cluster): the model's overall error, optionally shifted per cluster."""
+    mu = overall_error(errors, counts)[:, None]
+    if offsets is None:
+        return np.broadcast_to(mu, errors.shape).copy()
+    return np.asarray(expit(logit(mu) + offsets[None, :]))
+
+
+def fit_shrink_strength(errors: Array, counts: Array, prior: Array) -> float:
+    """Beta-binomial marginal-likelihood estimate of the prior strength (pseudo-count) s.
+
+    Cell ``(m, c)`` has ``errors ~ BetaBinomial(counts, s·prior, s·(1 − prior))``; ``s`` is chosen
+    on a log grid. Fractional (soft) counts are fine: the likelihood uses log-Beta functions.
+    """
+    keep = counts > 0.5
+    if not keep.any():
+        return 10.0
+    k, n, p = errors[keep], counts[keep], np.clip(prior[keep], 0.01, 0.99)
+    grid = np.geomspace(0.5, 2000.0, 60)
+    ll = [float(np.sum(betaln(k + s * p, n - k + s * (1 - p)) - betaln(s * p, s * (1 - p))))
+          for s in grid]
+    return float(grid[int(np.argmax(ll))])
+
+
+def smoothed_error(
+    errors: Array,
+    counts: Array,
+    *,
+    smoothing: str,
+    alpha: float,
+    strength: float,
+    offsets: Array | None,
+) -> Array:
+    """Ψ (M, K): Laplace ``(err + α)/(n + 2α)`` or shrinkage ``(err + s·prior)/(n + s)``."""
+    if smoothing == "laplace":
+        return (errors + alpha) / (counts + 2.0 * alpha)
+    prior = prior_error(errors, counts, offsets if smoothing == "hierarchical" else None)
+    return (errors + strength * prior) / (counts + strength)
+
+
+def log_loss(quality: Array, Y: Array) -> float:
+    """Mean binary cross-entropy of predicted quality against (possibly fractional) labels."""
+    seen = np.isfinite(Y)
+    q = np.clip(quality[seen], 1e-4, 1 - 1e-4)
+    y = Y[seen]
+    return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
+
+
+# ---------------------------------------------------------------------------- base profile logic
+class _ProfileRouter(BaseRouter):
+    """Shared profile table (counts, smoothing, add/remove/update models, summaries)."""
+
+    supports_new_models: ClassVar[bool] = True
+
+    # subclasses implement _responsibilities(X) -> (n, K)
+    def _responsibilities(self, X: Array) -> Array:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ profiles
+    def _check_settings(self) -> None:
+        if self.smoothing not in _SMOOTHINGS:
+            raise DataError(f"{type(self).__name__}.smoothing must be one of {_SMOOTHINGS}; "
+                            f"found {self.smoothing!r}")
+        if not isinstance(self.alpha, (int, float)) or self.alpha <= 0:
+            raise DataError(f"{type(self).__name__}.alpha must be a number > 0; "
+                            f"found {self.alpha!r}")
+        s = self.shrink_strength
+        if s != "auto" and (isinstance(s, bool) or not isinstance(s, (int, float)) or s <= 0):
+            raise DataError(f"{type(self).__name__}.shrink_strength must be 'auto' or a number "
+                            f"> 0; found {s!r}")
+
+    def _fit_smoothing(self) -> None:
+        """Cluster offsets and shrinkage strength from the reference models' counts."""
+        self.cluster_offsets_ = cluster_offsets(self.errors_, self.counts_)
+        if self.shrink_strength == "auto":
+            offsets = self.cluster_offsets_ if self.smoothing == "hierarchical" else None
+            prior = prior_error(self.errors_, self.counts_, offsets)
+            self.shrink_strength_ = fit_shrink_strength(self.errors_, self.counts_, prior)
+        else:
+            self.shrink_strength_ = float(self.shrink_strength)
+
+    def profiles(self) -> Array:
+        """Ψ, the smoothed per-cluster error rate of every model, shape (n_models, n_clusters)."""
+        self._check_fitted()
+        return smoothed_error(
+            self.errors_, self.counts_, smoothing=self.smoothing, alpha=float(self.alpha),
+            strength=float(self.shrink_strength_), offsets=self.cluster_offsets_,
+        )
+
+    def predict_scores(self, X: Array) -> Array:
+        """Expected quality ``1 − Σ_c Φ_c(x)·Ψ[m, c]``, shape (n_queries, n_models)."""
+        X = self._check_X(X)
+        return 1.0 - self._responsibilities(X) @ self.profiles().T
+
+    # ------------------------------------------------------------------ dynamic pool
+    def _profile_new(self, X_val: Array, Y_val: Array, n_models: int) -> tuple[Array, Array]:
+        X_val = self._check_X(X_val)
+        Y_val = np.asarray(Y_val, dtype=np.float64)
+        if Y_val.ndim == 1:
+            Y_val = Y_val[:, None]
+        if Y_val.shape != (X_val.shape[0], n_models):
+            raise DataError(f"Y_val has shape {Y_val.shape}; expected ({X_val.shape[0]}, "
+                            f"{n_models}) (n_prompts, n_models)")
+        finite = Y_val[np.isfinite(Y_val)]
+        if finite.size and (finite.min() < 0 or finite.max() > 1):
+            raise DataError(f"Y_val must lie in [0, 1]; found values in "
+                            f"[{finite.min():g}, {finite.max():g}]")
+        return profile_counts(self._responsibilities(X_val), Y_val)
+
+    def add_models(
+        self,
+        X_val: Array,
+        Y_val: Array,
+        model_names: Sequence[str],
+        *,
+        costs: Sequence[float] | Array | None = None,
+    ) -> Self:
+        """Profile new models from graded validation prompts; the representation is unchanged.
+
+        Parameters
+        ----------
+        X_val : array, shape (n_prompts, n_dims)
+            Embeddings of the validation prompts (same encoder as at fit time).
+        Y_val : array, shape (n_prompts, n_new_models)
+            Quality of each new model on each prompt in [0, 1]; NaN = not graded.
+        model_names : sequence of str
+            Names of the new models; must not already be in the router.
+        costs : sequence of float, optional
+            Cost per query of each new model (NaN = unknown), stored in ``model_costs_``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_fitted()
+        names = [str(n) for n in model_names]
+        clash = sorted(set(names) & set(self.model_names_)) or sorted(
+            {n for n in names if names.count(n) > 1})
+        if clash:
+            raise DataError(f"model(s) {clash} already in the router (or repeated); expected new "
+                            "names (remove_models first to re-profile)")
+        err, cnt = self._profile_new(X_val, Y_val, len(names))
+        cost = np.full(len(names), np.nan) if costs is None else np.asarray(costs, float)
+        if cost.shape != (len(names),):
+            raise DataError(f"costs has {cost.size} entries; expected {len(names)} (one per model)")
+        self.errors_ = np.vstack([self.errors_, err])
+        self.counts_ = np.vstack([self.counts_, cnt])
+        self.model_costs_ = np.concatenate([self.model_costs_, cost])
+        self.model_names_ = [*self.model_names_, *names]
+        return self
+
+    def update_profile(self, model: str, X: Array, y: Array) -> Self:
+        """Add graded outcomes ``y`` (n,) of an existing ``model`` on prompts ``X`` to its counts."""
+        (idx,) = self.model_index([model])
+        err, cnt = self._profile_new(X, np.asarray(y, dtype=np.float64).reshape(-1, 1), 1)
+        self.errors_[idx] += err[0]
+        self.counts_[idx] += cnt[0]
+        return self
+
+    def remove_models(self, names: Sequence[str]) -> Self:
+        """Drop models from the profile table (immediate; unknown names raise ``DataError``)."""
+        drop = set(self.model_index(list(names)).tolist())
+        if len(drop) == len(self.model_names_):
+            raise DataError(f"removing {sorted(names)} would leave no model; expected at least "
+                            "one model to remain")
+        keep = np.array([i for i in range(len(self.model_names_)) if i not in drop], dtype=int)
+        self.errors_ = self.errors_[keep]
+        self.counts_ = self.counts_[keep]
+        self.model_costs_ = self.model_costs_[keep]
+        self.model_names_ = [self.model_names_[i] for i in keep]
+        return self
+
+    def set_model_cost(self, model: str, cost: float) -> Self:
+        """Record the cost per query of ``model`` (part of its profile)."""
+        (idx,) = self.model_index([model])
+        self.model_costs_[idx] = float(cost)
+        return self
+
+    def profile_summary(self, model: str) -> dict[str, Any]:
+        """Per-cluster accuracy (smoothed and raw) and prompt counts of one model, as plain data."""
+        (idx,) = self.model_index([model])
+        psi = self.profiles()[idx]
+        err, cnt = self.errors_[idx], self.counts_[idx]
+        raw = np.where(cnt > 0, 1.0 - err / np.maximum(cnt, _EPS), np.nan)
+        total = float(cnt.sum())
+        return {
+            "model": model,
+            "n_prompts": round(total, 3),
+            "accuracy": None if total == 0 else round(1.0 - float(err.sum()) / total, 4),
+            "cost": None if np.isnan(self.model_costs_[idx]) else float(self.model_costs_[idx]),
+            "clusters": [
+                {"cluster": c, "n": round(float(cnt[c]), 3),
+                 "raw_accuracy": None if np.isnan(raw[c]) else round(float(raw[c]), 4),
+                 "accuracy": round(1.0 - float(psi[c]), 4)}
+                for c in range(len(psi))
+            ],
+        }
+
+    def _restore(self, learned: dict[str, Any], arrays: dict[str, Array]) -> None:
+        super()._restore(learned, arrays)
+        self.model_names_ = [str(m) for m in self.model_names_]
+        for key in ("errors_", "counts_", "model_costs_"):
+            setattr(self, key, np.asarray(getattr(self, key), dtype=np.float64))
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "errors_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load() first")
+
+
+# ---------------------------------------------------------------------------- K-means router
+class ClusterRouter(_ProfileRouter):
+    """UniRoute with K-means clusters of prompt embeddings and per-cluster error profiles.
+
+    Parameters
+    ----------
+    n_clusters : int or "auto", default 20
+        K. ``"auto"`` picks K from ``cluster_grid`` by simulated onboarding (module docstring).
+    smoothing : {"laplace", "shrink", "hierarchical"}, default "laplace"
+        ``"laplace"``: the paper's ``(err + α)/(n + 2α)`` (0.5 for an empty cluster).
+        ``"shrink"``: towards the model's overall error; ``"hierarchical"``: towards the model's
+        overall error shifted by the cluster's difficulty for the reference models.
+    alpha : float, default 1.0
+        Laplace pseudo-count α.
+    shrink_strength : float or "auto", default "auto"
+        Pseudo-count of the shrinkage prior; ``"auto"`` = beta-binomial marginal likelihood.
+    assignment : {"hard", "soft"}, default "hard"
+        Nearest centroid, or softmax over −squared distance / temperature (expected error).
+    temperature : float or "auto", default "auto"
+        Soft-assignment temperature (absolute, in squared-distance units); ignored when hard.
+    cluster_grid : tuple of int, default (4, 8, 16, 32, 64)
+        Candidate K for ``n_clusters="auto"``.
+    n_onboard_prompts : int, default 400
+        Validation-set size a new model is expected to bring (used by the automatic choices).
+    n_init : int, default 2
+        K-means restarts.
+    random_state : int or None
+        Seed of K-means and of the selection splits.
+
+    Example
+    -------
+    >>> router = ClusterRouter(n_clusters=8, random_state=0).fit(X, Y, model_names=names)
+    >>> router.add_models(X_val, y_new[:, None], ["new-llm"]).route(X_test, costs, cost_weight=0.1)
+    """
+
+    _constraints: ClassVar[dict[str, tuple[type, float | None, float | None]]] = {
+        "n_init": (int, 1, None),
+        "n_onboard_prompts": (int, 1, None),
+    }
+
+    def __init__(
+        self,
+        *,
+        n_clusters: int | str = 20,
+        smoothing: str = "laplace",
+        alpha: float = 1.0,
+        shrink_strength: float | str = "auto",
+        assignment: str = "hard",
+        temperature: float | str = "auto",
+        cluster_grid: tuple[int, ...] = (4, 8, 16, 32, 64),
+        n_onboard_prompts: int = 400,
+        n_init: int = 2,
+        random_state: int | None = None,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.smoothing = smoothing
+        self.alpha = alpha
+        self.shrink_strength = shrink_strength
+        self.assignment = assignment
+        self.temperature = temperature
+        self.cluster_grid = cluster_grid
+        self.n_onboard_prompts = n_onboard_prompts
+        self.n_init = n_init
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        X: Array,
+        Y: Array,
+        *,
+        model_names: Sequence[str],
+        tasks: Sequence[str] | None = None,
+    ) -> Self:
+        """Cluster the training prompts and profile the training (reference) models on them."""
+        X, Y = self._validate_fit(X, Y, model_names)
+        self._check_cluster_params(len(X))
+        X = l2_normalise(X)
+        rng = np.random.default_rng(self.random_state)
+        k, tau = self._choose(X, Y, rng)
+        self.n_clusters_ = k
+        self.centroids_ = _kmeans(X, k, self.n_init, int(rng.integers(2**31)))
+        self.temperature_ = self._abs_temperature(tau, _median_d2(X, self.centroids_))
+        self.errors_, self.counts_ = profile_counts(self._responsibilities(X), Y)
+        self._fit_smoothing()
+        self.model_costs_ = np.full(Y.shape[1], np.nan)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _check_cluster_params(self, n_rows: int) -> None:
+        self._check_settings()
+        name = type(self).__name__
+        if self.assignment not in _ASSIGNMENTS:
+            raise DataError(f"{name}.assignment must be one of {_ASSIGNMENTS}; "
+                            f"found {self.assignment!r}")
+        ks = [self.n_clusters] if self.n_clusters != "auto" else list(self.cluster_grid)
+        if not ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1
+                         for k in ks):
+            raise DataError(f"{name}.n_clusters must be an int >= 1 or 'auto' (with a non-empty "
+                            f"int cluster_grid); found {self.n_clusters!r} / {self.cluster_grid!r}")
+        if min(ks) > n_rows:
+            raise DataError(f"{name}: n_clusters={min(ks)} exceeds the {n_rows} training prompts")
+        t = self.temperature
+        if t != "auto" and (isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0):
+            raise DataError(f"{name}.temperature must be 'auto' or a number > 0; found {t!r}")
+
+    def _responsibilities(self, X: Array) -> Array:
+        return soft_assign(l2_normalise(X), self.centroids_, self.temperature_)
+
+    # ------------------------------------------------------------------ automatic choices
+    def _choose(self, X: Array, Y: Array, rng: np.random.Generator) -> tuple[int, float | None]:
+        """(K, relative temperature τ) from the params, or by simulated onboarding when 'auto'.
+
+        τ is None for hard assignment or a fixed absolute ``temperature``.
+        """
+        ks = [int(k) for k in self.cluster_grid] if self.n_clusters == "auto" else [
+            int(self.n_clusters)]
+        auto_t = self.assignment == "soft" and self.temperature == "auto"
+        taus: list[float | None] = list(_TAU_GRID) if auto_t else [None]
+        if len(ks) == 1 and len(taus) == 1:
+            return ks[0], None
+        rows = rng.permutation(len(X))
+        n_b = max(min(len(X) // 3, 4 * self.n_onboard_prompts), 2)
+        b_rows, a_rows = rows[:n_b], rows[n_b:]
+        ks = [k for k in ks if k <= len(a_rows)] or [min(ks)]
+        best: tuple[float, int, float | None] = (np.inf, ks[0], taus[0])
+        splits = [rng.permutation(len(b_rows)) for _ in range(3)]
+        for k in ks:
+            cent = _kmeans(X[a_rows], k, 1, int(rng.integers(2**31)))
+            med = _median_d2(X[a_rows], cent)
+            for tau in taus:
+                loss = self._simulated_loss(X, Y, a_rows, b_rows, cent,
+                                            self._abs_temperature(tau, med), splits)
+                if loss < best[0]:
+                    best = (loss, k, tau)
+        return best[1], best[2]
+
+    def _abs_temperature(self, tau: float | None, median_d2: float) -> float | None:
+        if self.assignment == "hard":
+            return None
+        if self.temperature != "auto":
+            return float(self.temperature)
+        return float((tau if tau is not None else _TAU_GRID[1]) * median_d2)
+
+    def _simulated_loss(
+        self, X: Array, Y: Array, a_rows: Array, b_rows: Array, cent: Array,
+        t_abs: float | None, splits: list[Array],
+    ) -> float:
+        """Log loss of reference models profiled from n_onboard_prompts held-out prompts."""
+        err_a, cnt_a = profile_counts(soft_assign(X[a_rows], cent, t_abs), Y[a_rows])
+        offsets = cluster_offsets(err_a, cnt_a)
+        strength = 1.0
+        if self.smoothing != "laplace":
+            if self.shrink_strength == "auto":
+                off = offsets if self.smoothing == "hierarchical" else None
+                strength = fit_shrink_strength(err_a, cnt_a, prior_error(err_a, cnt_a, off))
+            else:
+                strength = float(self.shrink_strength)
+        R_b = soft_assign(X[b_rows], cent, t_abs)
+        n_p = min(self.n_onboard_prompts, len(b_rows) - 1)
+        losses = []
+        for perm in splits:
+            prof, ev = perm[:n_p], perm[n_p:]
+            err, cnt = profile_counts(R_b[prof], Y[b_rows[prof]])
+            psi = smoothed_error(err, cnt, smoothing=self.smoothing, alpha=float(self.alpha),
+                                 strength=strength, offsets=offsets)
+            losses.append(log_loss(1.0 - R_b[ev] @ psi.T, Y[b_rows[ev]]))
+        return float(np.mean(losses))
+
+
+#: Relative temperatures tried (multiples of the median squared distance to the nearest centroid).
+_TAU_GRID = (0.01, 0.03, 0.1, 0.3)
+
+
+def _kmeans(X: Array, k: int, n_init: int, seed: int) -> Array:
+    from sklearn.cluster import KMeans
+
+    k = min(k, len(X))
+    km = KMeans(n_clusters=k, n_init=n_init, max_iter=100, random_state=seed).fit(X)
+    return np.asarray(km.cluster_centers_, dtype=np.float32)
+
+
+def _median_d2(X: Array, centroids: Array) -> float:
+    d2 = (X * X).sum(1)[:, None] - 2.0 * X @ centroids.T + (centroids * centroids).sum(1)[None]
+    return float(max(np.median(d2.min(1)), 1e-6))
+
+
+# ---------------------------------------------------------------------------- learned map router
+class LearnedMapRouter(_ProfileRouter):
+    """UniRoute with a *learned* soft assignment of prompts to K clusters (LearnedMap).
+
+    ``Φ(x) = softmax(W·x + b)`` is initialised at soft K-means (``W = 2μ_c/T``, ``b = −|μ_c|²/T``)
+    and trained on the reference models' correctness: the training prompts are split in two
+    halves; each reference model's profile Ψ is computed from one half with ``Φ`` (soft counts and
+    the chosen smoothing, exactly as a new model would be profiled) and the binary cross-entropy
+    of ``1 − Φ(x)·Ψ`` is minimised on the other half (both directions), plus ``l2·|W − W0|²``. The
+    gradient flows through the profile estimate, so the map learns clusters whose *profiles*
+    predict correctness. Optimised with L-BFGS (numpy/scipy, no torch).
+
+    Parameters
+    ----------
+    n_clusters : int, default 20
+    smoothing, alpha, shrink_strength
+        As for :class:`ClusterRouter`.
+    l2 : float, default 1e-3
+        Penalty on the distance of W from its K-means initialisation.
+    max_iter : int, default 150
+        L-BFGS iterations.
+    random_state : int or None
+    """
+
+    _constraints: ClassVar[dict[str, tuple[type, float | None, float | None]]] = {
+        "n_clusters": (int, 1, None),
+        "max_iter": (int, 0, None),
+        "l2": (float, 0.0, None),
+    }
+
+    def __init__(
+        self,
+        *,
+        n_clusters: int = 20,
+        smoothing: str = "laplace",
+        alpha: float = 1.0,
+        shrink_strength: float | str = "auto",
+        l2: float = 1e-3,
+        max_iter: int = 150,
+        random_state: int | None = None,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.smoothing = smoothing
+        self.alpha = alpha
+        self.shrink_strength = shrink_strength
+        self.l2 = l2
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def fit(
+        self,
+        X: Array,
+        Y: Array,
+        *,
+        model_names: Sequence[str],
+        tasks: Sequence[str] | None = None,
+    ) -> Self:
+        """Learn the soft map on the reference models' correctness, then profile them."""
+        X, Y = self._validate_fit(X, Y, model_names)
+        self._check_settings()
+        if self.n_clusters > len(X):
+            raise DataError(f"n_clusters={self.n_clusters} exceeds the {len(X)} training prompts")
+        X = l2_normalise(X)
+        rng = np.random.default_rng(self.random_state)
+        cent = _kmeans(X, self.n_clusters, 2, int(rng.integers(2**31)))
+        temp = _TAU_GRID[1] * _median_d2(X, cent)
+        W0 = np.vstack([2.0 * cent.T / temp, -(cent * cent).sum(1)[None, :] / temp])
+        self.map_weights_ = _train_map(X, Y, W0.astype(np.float64), self._objective_prior(X, Y, W0),
+                                       l2=float(self.l2), max_iter=self.max_iter, rng=rng)
+        self.n_clusters_ = self.n_clusters
+        self.n_features_in_ = X.shape[1]
+        self.errors_, self.counts_ = profile_counts(self._responsibilities(X), Y)
+        self._fit_smoothing()
+        self.model_costs_ = np.full(Y.shape[1], np.nan)
+        return self
+
+    def _objective_prior(self, X: Array, Y: Array, W0: Array) -> tuple[Array, float]:
+        """(prior (K, M), strength) of the smoothing used inside the training objective."""
+        err, cnt = profile_counts(_softmax_map(X, W0), Y)
+        if self.smoothing == "laplace":
+            return np.full(err.T.shape, 0.5), 2.0 * float(self.alpha)
+        offsets = cluster_offsets(err, cnt) if self.smoothing == "hierarchical" else None
+        prior = prior_error(err, cnt, offsets)
+        strength = (fit_shrink_strength(err, cnt, prior) if self.shrink_strength == "auto"
+                    else float(self.shrink_strength))
+        return prior.T, strength
+
+    def _responsibilities(self, X: Array) -> Array:
+        return _softmax_map(l2_normalise(X), self.map_weights_)
+
+
+def _softmax_map(X: Array, W: Array) -> Array:
+    Z = X @ W[:-1] + W[-1]
+    Z = Z - Z.max(1, keepdims=True)
+    E = np.exp(Z)
+    return E / E.sum(1, keepdims=True)
+
+
+def _train_map(
+    X: Array, Y: Array, W0: Array, prior: tuple[Array, float], *, l2: float, max_iter: int,
+    rng: np.random.Generator,
+) -> Array:
+    """L-BFGS on the two-half profile-then-predict cross-entropy (see LearnedMapRouter)."""
+    from scipy.optimize import minimize
+
+    if max_iter == 0 or len(X) < 4:
+        return W0
+    perm = rng.permutation(len(X))
+    halves = (perm[: len(X) // 2], perm[len(X) // 2:])
+    Xd = X.astype(np.float64)
+    seen = np.isfinite(Y)
+    E = np.where(seen, 1.0 - np.nan_to_num(Y), 0.0)
+    N = seen.astype(np.float64)
+    pi, s = prior
+    shape = W0.shape
+
+    def loss_grad(w: Array) -> tuple[float, Array]:
+        W = w.reshape(shape)
+        Phi = _softmax_map(Xd, W)
+        dPhi = np.zeros_like(Phi)
+        total = 0.0
+        for p_rows, f_rows in (halves, halves[::-1]):
+            A = Phi[p_rows]
+            errs, cnt = A.T @ E[p_rows], A.T @ N[p_rows]  # (K, M)
+            denom = cnt + s
+            psi = (errs + s * pi) / denom
+            Pf = np.clip(Phi[f_rows] @ psi, 1e-4, 1 - 1e-4)  # predicted error
+            yf, nf = E[f_rows], N[f_rows]  # yf = observed error
+            count = max(nf.sum(), 1.0)
+            total += float(-(nf * (yf * np.log(Pf) + (1 - yf) * np.log(1 - Pf))).sum() / count)
+            G = nf * (-(yf / Pf) + (1 - yf) / (1 - Pf)) / count  # dL/dPerr
+            dPhi[f_rows] += G @ psi.T
+            H = Phi[f_rows].T @ G  # dL/dpsi (K, M)
+            dPhi[p_rows] += E[p_rows] @ (H / denom).T - N[p_rows] @ (H * psi / denom).T
+        dZ = Phi * (dPhi - (dPhi * Phi).sum(1, keepdims=True))
+        grad = np.vstack([Xd.T @ dZ, dZ.sum(0, keepdims=True)])
+        delta = W[:-1] - W0[:-1]  # stay near the K-means map unless correctness says otherwise
+        reg = l2 * float((delta**2).sum())
+        grad[:-1] += 2.0 * l2 * delta
+        return total + reg, grad.ravel()
+
+    res = minimize(loss_grad, W0.ravel(), jac=True, method="L-BFGS-B",
+                   options={"maxiter": max_iter})
+    return np.asarray(res.x.reshape(shape))

@@ -1,0 +1,94 @@
+"""A minimal ASGI request/response layer (the gateway's hot path avoids framework overhead)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import unquote
+
+from polyroute.server._errors import HTTPError, bad_request, error_body, too_large
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Headers = list[tuple[bytes, bytes]]
+
+
+class Request:
+    """Method, path segments, lower-cased headers and the (size-limited) body of a request."""
+
+    __slots__ = ("body", "headers", "method", "path", "query", "segments")
+
+    def __init__(self, scope: dict[str, Any]) -> None:
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        raw = scope.get("raw_path") or self.path.encode()
+        raw = raw.split(b"?", 1)[0]
+        self.segments = [unquote(s.decode("latin-1")) for s in raw.split(b"/") if s]
+        self.query: bytes = scope.get("query_string", b"")
+        self.headers: dict[str, str] = {k.decode("latin-1"): v.decode("latin-1")
+                                        for k, v in scope["headers"]}
+        self.body = b""
+
+    async def read_body(self, receive: Receive, limit: int) -> bytes:
+        """Read the body; raises 413 past ``limit`` bytes (before reading it when announced)."""
+        length = self.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        self.body = b"".join(chunks)
+        return self.body
+
+    def json(self) -> Any:
+        """The body parsed as JSON; raises 400 with the parser's position on bad input."""
+        if not self.body:
+            raise bad_request("empty request body: expected a JSON object")
+        try:
+            return json.loads(self.body)
+        except UnicodeDecodeError:
+            raise bad_request("request body is not UTF-8 JSON") from None
+        except json.JSONDecodeError as exc:
+            raise bad_request(f"malformed JSON body: {exc.msg} at line {exc.lineno} "
+                              f"column {exc.colno}") from None
+
+    def json_object(self) -> dict[str, Any]:
+        data = self.json()
+        if not isinstance(data, dict):
+            raise bad_request(f"expected a JSON object, found {type(data).__name__}")
+        return data
+
+
+def ascii_header(value: str, limit: int = 512) -> bytes:
+    """A header-safe rendering of ``value`` (ASCII, no line breaks, bounded length)."""
+    clean = value.replace("\r", " ").replace("\n", " ")[:limit]
+    return clean.encode("ascii", "replace")
+
+
+async def send_bytes(send: Send, status: int, body: bytes, content_type: bytes,
+                     headers: Headers | None = None) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type),
+                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_json(send: Send, status: int, payload: Any, headers: Headers | None = None) -> None:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    await send_bytes(send, status, body, b"application/json", headers)
+
+
+async def send_error(send: Send, err: HTTPError, headers: Headers | None = None) -> None:
+    await send_bytes(send, err.status, error_body(err), b"application/json",
+                     [*err.headers, *(headers or [])])

@@ -1,0 +1,21 @@
+"""Testing tools: conformance checks and a fake OpenAI-compatible upstream server."""
+
+from polyroute.testing._check_balancer import check_balancer
+from polyroute.testing._clock import FakeClock
+from polyroute.testing._upstream import (
+    FakeUpstream,
+    FaultConfig,
+    ServerThread,
+    echo_responder,
+    replay_responder,
+)
+
+__all__ = [
+    "FakeClock",
+    "FakeUpstream",
+    "FaultConfig",
+    "ServerThread",
+    "check_balancer",
+    "echo_responder",
+    "replay_responder",
+]
