@@ -34,8 +34,9 @@ from polyroute.resilience import CircuitBreaker
 from polyroute.state import InMemoryStateStore, RedisStateStore, StateStore
 
 COMMAND = ".venv/bin/python bench/bench_balancing.py"
-DEPS = [Deployment(f"d{i}", "m", f"http://127.0.0.1:{9000 + i}/v1", weight=1 + i % 2)
-        for i in range(4)]
+DEPS = [
+    Deployment(f"d{i}", "m", f"http://127.0.0.1:{9000 + i}/v1", weight=1 + i % 2) for i in range(4)
+]
 
 
 def _time_us(op: Callable[[int], object], n: int, repeats: int) -> float:
@@ -60,8 +61,10 @@ def _balancer_op(name: str, store: StateStore) -> Callable[[int], object]:
 
 
 def _timings(store_factory: Callable[[], StateStore], n: int, repeats: int) -> dict[str, float]:
-    out = {f"balancer {name}": _time_us(_balancer_op(name, store_factory()), n, repeats)
-           for name in available_balancers()}
+    out = {
+        f"balancer {name}": _time_us(_balancer_op(name, store_factory()), n, repeats)
+        for name in available_balancers()
+    }
     breaker = CircuitBreaker(store=store_factory(), name="m/d0")
 
     def breaker_op(i: int) -> None:
@@ -71,7 +74,8 @@ def _timings(store_factory: Callable[[], StateStore], n: int, repeats: int) -> d
     out["circuit allow + record_success"] = _time_us(breaker_op, n, repeats)
     store = store_factory()
     out["token bucket take"] = _time_us(
-        lambda i: store.take(f"k{i % 100}", rate_per_s=1e6, burst=1e6), n, repeats)
+        lambda i: store.take(f"k{i % 100}", rate_per_s=1e6, burst=1e6), n, repeats
+    )
     return out
 
 
@@ -113,7 +117,8 @@ def _distribution() -> dict[str, object]:
         "wrr_5_1_1_period": wrr_seq,
         "random_5_3_2_shares_20k": {k: round(v / 20_000, 4) for k, v in sorted(counts.items())},
         "hash_ring_10k_keys_5_nodes_max_dev_from_even": round(
-            max(abs(c - 2000) / 2000 for c in spread.values()), 4),
+            max(abs(c - 2000) / 2000 for c in spread.values()), 4
+        ),
         "hash_ring_add_6th_node_moved_share": round(moved / len(keys), 4),
         "hash_ring_ideal_moved_share": round(1 / 6, 4),
         "latency_ewma_shift": _ewma_shares(),
@@ -134,9 +139,22 @@ def _redis(url: str | None) -> Iterator[str | None]:
     port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", tmp],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                tmp,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             for _ in range(200):
                 try:
@@ -156,16 +174,25 @@ def _markdown(result: dict[str, object]) -> str:
     lines = [
         "# Balancing and resilience building blocks: cost per operation",
         "",
-        (f"Command: `{COMMAND}` ({result['n']} operations x {result['repeats']} runs, median; "
-         f"Python {result['python']}, shared 2-core box, so timings are indicative)."),
+        (
+            f"Command: `{COMMAND}` ({result['n']} operations x {result['repeats']} runs, median; "
+            f"Python {result['python']}, shared 2-core box, so timings are indicative)."
+        ),
         "",
         "| operation (4 deployments) | in-memory store, µs | Redis on loopback, µs |",
         "|---|---:|---:|",
     ]
     for op, us in memory.items():
         lines.append(f"| {op} | {us} | {redis.get(op, '-')} |")
-    lines += ["", "Balancer rows time `choose` + `on_start` + `on_success` together.", "",
-              "## Distribution (seeded, deterministic)", "", "| property | value |", "|---|---|"]
+    lines += [
+        "",
+        "Balancer rows time `choose` + `on_start` + `on_success` together.",
+        "",
+        "## Distribution (seeded, deterministic)",
+        "",
+        "| property | value |",
+        "|---|---|",
+    ]
     dist = result["distribution"]
     assert isinstance(dist, dict)
     lines += [f"| {k} | {v} |" for k, v in dist.items()]
@@ -180,7 +207,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     args = parser.parse_args()
     result: dict[str, object] = {
-        "n": args.n, "repeats": args.repeats, "python": platform.python_version(),
+        "n": args.n,
+        "repeats": args.repeats,
+        "python": platform.python_version(),
         "in_memory_us": _timings(InMemoryStateStore, args.n, args.repeats),
         "distribution": _distribution(),
     }
@@ -188,8 +217,9 @@ def main() -> None:
         if url is not None:
             n = max(1, args.n // 10)
             result["redis_n"] = n
-            result["redis_us"] = _timings(lambda: RedisStateStore(url, prefix="bench:"), n,
-                                          args.repeats)
+            result["redis_us"] = _timings(
+                lambda: RedisStateStore(url, prefix="bench:"), n, args.repeats
+            )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "balancing.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "balancing.md").write_text(_markdown(result))

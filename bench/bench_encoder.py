@@ -175,14 +175,14 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         "# Encoder speed (all-MiniLM-L6-v2)", "",
         f"Command: `{res['command']}`", "",
-        f"Machine: {m['cpu']}, {m['cores_available']} cores available, {m['platform']}, "
+        (f"Machine: {m['cpu']}, {m['cores_available']} cores available, {m['platform']}, "
         f"Python {m['python']}, onnxruntime {m['onnxruntime']}; {res['threads']} threads for "
         f"both encoders. Load average (1/5/15 min) before: {m['load_avg_1_5_15']}, after: "
-        f"{res['load_avg_after']}.", "",
-        "The machine is shared by several engineers: when the load average exceeds the core "
-        "count, other processes were using the CPU and the timings are pessimistic.", "",
-        "| encoder | id | init (s) | latency p50 (ms) | p90 | p99 | throughput, batch 64 "
-        "(prompts/s) |",
+        f"{res['load_avg_after']}."), "",
+        ("The machine is shared by several engineers: when the load average exceeds the core "
+        "count, other processes were using the CPU and the timings are pessimistic."), "",
+        ("| encoder | id | init (s) | latency p50 (ms) | p90 | p99 | throughput, batch 64 "
+        "(prompts/s) |"),
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, r in res["encoders"].items():
@@ -192,11 +192,11 @@ def markdown(res: dict[str, Any]) -> str:
     c = res["cache_lookup"]
     first = next(iter(res["encoders"].values()))
     lines += [
-        "", f"Latency: one prompt per call, {first['latency']['n']} real RouterDC prompts (seeded "
-        f"sample, after 20 warm-up calls). Throughput: {first['throughput']['n']} other prompts.",
-        "", f"Embedding cache: looking up {c['n_texts']} cached texts (all RouterDC prompts) "
+        "", (f"Latency: one prompt per call, {first['latency']['n']} real RouterDC prompts (seeded "
+        f"sample, after 20 warm-up calls). Throughput: {first['throughput']['n']} other prompts."),
+        "", (f"Embedding cache: looking up {c['n_texts']} cached texts (all RouterDC prompts) "
         f"with `encode_cached` takes {c['median_s']} s (median of {c['repeats']}; first call "
-        f"{c['first_s']} s); the SQLite file is {c['cache_file_mb']} MB.", "",
+        f"{c['first_s']} s); the SQLite file is {c['cache_file_mb']} MB."), "",
     ]
     return "\n".join(lines)
 

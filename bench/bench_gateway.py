@@ -71,7 +71,7 @@ async def _upstream(port: int) -> None:
 
 
 # ------------------------------------------------------------------------------ gateway role
-def _gateway(port: int, upstream: str, profile_out: str | None) -> None:
+def _gateway(port: int, upstream: str, profile_out: str | None, router: str | None) -> None:
     import uvicorn
 
     from polyroute.gateway_config import GatewaySettings, load_gateway_settings
@@ -82,6 +82,9 @@ def _gateway(port: int, upstream: str, profile_out: str | None) -> None:
         model["deployments"] = [{"name": "local", "base_url": upstream}]
     data["server"] = {**data["server"], "ephemeral_pool": True, "access_log": False}
     data["security"] = {**data["security"], "client_keys": [{"name": "bench", "env": "BENCH_KEY"}]}
+    if router:
+        data["profiles"] = [{**p, "router": router} if p["strategy"] == "learned" else p
+                            for p in data["profiles"]]
     settings = GatewaySettings.model_validate(data)
     app = create_app(settings, environ={"BENCH_KEY": KEY})
     app.startup()
@@ -231,6 +234,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               f"http://127.0.0.1:{up_port}/v1"]
     if args.profile:
         gw_cmd += ["--profile-out", args.profile]
+    if args.router:
+        gw_cmd += ["--router", args.router]
     procs.append(subprocess.Popen(gw_cmd, env=env))
     try:
         _wait(up_port)
@@ -319,6 +324,7 @@ def main() -> None:
     ap.add_argument("--port", type=int)
     ap.add_argument("--upstream")
     ap.add_argument("--profile-out")
+    ap.add_argument("--router", help="router artifact for `auto` (default: builtin:default)")
     ap.add_argument("--profile", help="write a cProfile report of the gateway to this file")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--print-costs", action="store_true")
@@ -332,7 +338,7 @@ def main() -> None:
         uvloop.run(_upstream(args.port))
         return
     if args.role == "gateway":
-        _gateway(args.port, args.upstream, args.profile_out)
+        _gateway(args.port, args.upstream, args.profile_out, args.router)
         return
     if args.print_costs:
         _print_costs()

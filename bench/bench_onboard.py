@@ -102,19 +102,19 @@ def write(result: dict[str, Any], command: str) -> None:
     t, tot = result["timings"], result["totals_s"]
     lines = [
         "# Onboarding compute cost (LLM calls excluded)", "", f"Command: `{command}`", "",
-        f"Onboard `{result['held_out_model']}` into a `uniroute-kmeans` router fitted on "
+        (f"Onboard `{result['held_out_model']}` into a `uniroute-kmeans` router fitted on "
         f"RouterBench train without it, from its real recorded outcomes on "
         f"{result['n_prompts']} validation prompts. Median of repeats; machine: "
         f"{result['machine']['cpus']} CPUs, shared and busy (1-min load "
-        f"{result['machine']['load_avg_1m']:.1f} at the end).", "",
+        f"{result['machine']['load_avg_1m']:.1f} at the end)."), "",
         "| step | median (s) | min (s) | max (s) |", "|---|---:|---:|---:|",
         *(f"| {k} | {v['median_s']:.4f} | {v['min_s']:.4f} | {v['max_s']:.4f} |"
           for k, v in t.items()), "",
         "| total | seconds |", "|---|---:|",
         *(f"| {k} | {v:.4f} |" for k, v in tot.items()), "",
-        "`profile` = cluster assignment of the prompts + per-cluster error counts + smoothing + "
+        ("`profile` = cluster assignment of the prompts + per-cluster error counts + smoothing + "
         "adding the row (on a copy, then applied). `embed_cached` reads the on-disk embedding "
-        "cache; `embed_cold` runs the minilm ONNX encoder on the 400 prompts.",
+        "cache; `embed_cold` runs the minilm ONNX encoder on the 400 prompts."),
     ]
     (OUT / "onboard.md").write_text("\n".join(lines) + "\n")
 

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import uniroute_protocol as protocol  # noqa: E402
+import uniroute_protocol as protocol
 
 RESULTS = protocol.RESULTS
 ORDER = ["oracle", "clairvoyant-mlp", "zero-router", "knn", "mlp-retrained", "uniroute-paper",
@@ -69,8 +69,8 @@ def table(summary: dict[str, Any]) -> list[str]:
     lines = []
     for n_val, block in summary.items():
         lines += [f"**N_val = {n_val}** ({block['n_trials']} trials)", "",
-                  "| method | Area (mean ± std) | Area − Zero | QNC (mean ± std) | vs K-NN W/L/T | "
-                  "sign-test p | K-NN→clairvoyant gap closed |",
+                  ("| method | Area (mean ± std) | Area − Zero | QNC (mean ± std) | vs K-NN W/L/T | "
+                  "sign-test p | K-NN→clairvoyant gap closed |"),
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for m, r in block["methods"].items():
             wl = (f"{r['wins_vs_knn']}/{r['losses_vs_knn']}/{r['ties_vs_knn']}"

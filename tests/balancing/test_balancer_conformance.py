@@ -42,8 +42,11 @@ class HeavyFirstBalancer(Balancer):
 
 @pytest.mark.parametrize(
     ("cls", "match"),
-    [(OutsiderBalancer, "not among the candidates"), (LeakyBalancer, "in-flight of"),
-     (HeavyFirstBalancer, r"got \d+ of 6000 picks")],
+    [
+        (OutsiderBalancer, "not among the candidates"),
+        (LeakyBalancer, "in-flight of"),
+        (HeavyFirstBalancer, r"got \d+ of 6000 picks"),
+    ],
 )
 def test_check_balancer_catches_broken_balancers(cls: type[Balancer], match: str) -> None:
     with pytest.raises(AssertionError, match=match):

@@ -31,14 +31,25 @@ from polyroute.exceptions import (
 from polyroute.state import InMemoryStateStore
 from polyroute.testing import FakeClock
 
-NAMES = ("round-robin", "weighted-round-robin", "random", "least-connections", "latency-ewma",
-         "consistent-hash")
+NAMES = (
+    "round-robin",
+    "weighted-round-robin",
+    "random",
+    "least-connections",
+    "latency-ewma",
+    "consistent-hash",
+)
 
 
 def deps(*weights: float, limit: int | None = None) -> list[Deployment]:
     return [
-        Deployment(chr(ord("a") + i), "m", f"http://127.0.0.1:{9000 + i}/v1", weight=w,
-                   max_concurrency=limit)
+        Deployment(
+            chr(ord("a") + i),
+            "m",
+            f"http://127.0.0.1:{9000 + i}/v1",
+            weight=w,
+            max_concurrency=limit,
+        )
         for i, w in enumerate(weights)
     ]
 
@@ -166,7 +177,10 @@ def test_least_conn_replicas_sharing_a_store_see_each_others_load() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_deployment_at_its_limit_is_skipped(name: str) -> None:
     balancer = make_balancer(name, rng=random.Random(0), clock=FakeClock())
-    a, b = Deployment("a", "m", "http://x/v1", max_concurrency=2), Deployment("b", "m", "http://y/v1")
+    a, b = (
+        Deployment("a", "m", "http://x/v1", max_concurrency=2),
+        Deployment("b", "m", "http://y/v1"),
+    )
     balancer.on_start(a)
     balancer.on_start(a)
     assert {balancer.choose([a, b], key=f"k{i}").name for i in range(40)} == {"b"}
@@ -202,8 +216,9 @@ def test_ewma_tries_unexplored_deployments_first() -> None:
 
 def test_ewma_shifts_traffic_away_from_slow_and_back_after_it_speeds_up() -> None:
     clock = FakeClock()
-    balancer = LatencyEwmaBalancer(alpha=0.3, decay_half_life_s=30.0, rng=random.Random(0),
-                                   clock=clock)
+    balancer = LatencyEwmaBalancer(
+        alpha=0.3, decay_half_life_s=30.0, rng=random.Random(0), clock=clock
+    )
     slow_a = ewma_traffic(balancer, clock, {"a": 0.5, "b": 0.05}, 1000)
     assert Counter(slow_a[-900:])["b"] >= 0.98 * 900
     fast_a = ewma_traffic(balancer, clock, {"a": 0.02, "b": 0.05}, 2500)
@@ -244,8 +259,11 @@ def test_ewma_scales_by_in_flight_load() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"alpha": 0}, "alpha: expected a number in"), ({"metric": "p99"}, "metric: expected one of"),
-     ({"failure_penalty_s": -1}, "expected numbers > 0")],
+    [
+        ({"alpha": 0}, "alpha: expected a number in"),
+        ({"metric": "p99"}, "metric: expected one of"),
+        ({"failure_penalty_s": -1}, "expected numbers > 0"),
+    ],
 )
 def test_ewma_rejects_bad_parameters(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -260,21 +278,26 @@ def test_registry_builds_every_documented_name() -> None:
 
 
 def test_unknown_balancer_lists_the_valid_names() -> None:
-    with pytest.raises(UnknownComponentError, match="unknown balancer 'fastest'; expected one of: "
-                       "consistent-hash, latency-ewma, least-connections"):
+    with pytest.raises(
+        UnknownComponentError,
+        match="unknown balancer 'fastest'; expected one of: "
+        "consistent-hash, latency-ewma, least-connections",
+    ):
         make_balancer("fastest")
 
 
 def test_third_party_balancer_registers_through_an_entry_point(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "my_balancers.py").write_text(textwrap.dedent("""
+    (tmp_path / "my_balancers.py").write_text(
+        textwrap.dedent("""
         from polyroute.balancing import Balancer
 
         class FirstBalancer(Balancer):
             def _pick(self, candidates, key):
                 return candidates[0]
-    """))
+    """)
+    )
     dist = tmp_path / "my_balancers-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-balancers\nVersion: 0.1\n")

@@ -11,8 +11,14 @@ from polyroute.exceptions import ConfigError
 
 
 def test_deployment_is_frozen_slotted_and_hashable() -> None:
-    dep = Deployment("eu-1", "gpt-4o", "https://eu.example.com/v1", api_key_env="EU_KEY",
-                     weight=2.0, max_concurrency=8)
+    dep = Deployment(
+        "eu-1",
+        "gpt-4o",
+        "https://eu.example.com/v1",
+        api_key_env="EU_KEY",
+        weight=2.0,
+        max_concurrency=8,
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         dep.weight = 3.0  # type: ignore[misc]
     assert not hasattr(dep, "__dict__")
@@ -23,11 +29,13 @@ def test_deployment_is_frozen_slotted_and_hashable() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"weight": 0}, "weight: expected a finite number > 0, found 0"),
-     ({"weight": float("nan")}, "weight: expected a finite number > 0, found nan"),
-     ({"max_concurrency": 0}, "max_concurrency: expected an integer >= 1 or null, found 0"),
-     ({"max_concurrency": 2.5}, "max_concurrency: expected an integer >= 1 or null, found 2.5"),
-     ({"name": ""}, "deployment name: expected a non-empty string")],
+    [
+        ({"weight": 0}, "weight: expected a finite number > 0, found 0"),
+        ({"weight": float("nan")}, "weight: expected a finite number > 0, found nan"),
+        ({"max_concurrency": 0}, "max_concurrency: expected an integer >= 1 or null, found 0"),
+        ({"max_concurrency": 2.5}, "max_concurrency: expected an integer >= 1 or null, found 2.5"),
+        ({"name": ""}, "deployment name: expected a non-empty string"),
+    ],
 )
 def test_deployment_rejects_bad_fields(kwargs: dict[str, object], match: str) -> None:
     fields: dict[str, object] = {"name": "d", "model": "m", "base_url": "http://x/v1"}

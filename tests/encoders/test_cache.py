@@ -126,9 +126,9 @@ def test_truncated_vector_warns_and_reembeds(tmp_path: Path) -> None:
 def test_metadata_mismatch_rebuilds(tmp_path: Path) -> None:
     enc = CountingEncoder()
     encode_cached(enc, TEXTS[:4], cache_dir=tmp_path)
-    with pytest.warns(EmbeddingCacheWarning, match="expected metadata"):
-        with EmbeddingCache(enc.encoder_id, 99, cache_dir=tmp_path) as cache:
-            assert len(cache) == 0
+    with (pytest.warns(EmbeddingCacheWarning, match="expected metadata"),
+          EmbeddingCache(enc.encoder_id, 99, cache_dir=tmp_path) as cache):
+        assert len(cache) == 0
 
 
 def test_empty_input(tmp_path: Path) -> None:

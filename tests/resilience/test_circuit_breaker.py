@@ -13,8 +13,12 @@ from polyroute.testing import FakeClock
 
 
 def breaker(clock: FakeClock, **kw: object) -> CircuitBreaker:
-    params: dict[str, object] = {"failure_threshold": 3, "failure_rate": None,
-                                 "reset_timeout_s": 10.0, "clock": clock}
+    params: dict[str, object] = {
+        "failure_threshold": 3,
+        "failure_rate": None,
+        "reset_timeout_s": 10.0,
+        "clock": clock,
+    }
     params.update(kw)
     return CircuitBreaker(**params)  # type: ignore[arg-type]
 
@@ -139,9 +143,13 @@ def test_listener_sees_every_transition() -> None:
     clock.advance(10.0)
     cb.allow()
     cb.record_success()
-    assert seen == [("m/d1", "closed", "open"), ("m/d1", "open", "half_open"),
-                    ("m/d1", "half_open", "open"), ("m/d1", "open", "half_open"),
-                    ("m/d1", "half_open", "closed")]
+    assert seen == [
+        ("m/d1", "closed", "open"),
+        ("m/d1", "open", "half_open"),
+        ("m/d1", "half_open", "open"),
+        ("m/d1", "open", "half_open"),
+        ("m/d1", "half_open", "closed"),
+    ]
 
 
 def test_reset_forces_closed() -> None:
@@ -154,8 +162,9 @@ def test_reset_forces_closed() -> None:
 
 def test_registry_keeps_one_independent_breaker_per_deployment() -> None:
     store = InMemoryStateStore()
-    registry = CircuitBreakerRegistry(store, failure_threshold=2, failure_rate=None,
-                                      clock=FakeClock())
+    registry = CircuitBreakerRegistry(
+        store, failure_threshold=2, failure_rate=None, clock=FakeClock()
+    )
     assert registry.get("m/a") is registry.get("m/a")
     registry.get("m/a").record_failure()
     registry.get("m/a").record_failure()
@@ -167,10 +176,15 @@ def test_registry_keeps_one_independent_breaker_per_deployment() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"failure_threshold": 0}, "failure_threshold: expected an integer >= 1 or null, found 0"),
-     ({"failure_rate": 1.5}, r"failure_rate: expected a number in \(0, 1\] or null, found 1.5"),
-     ({"window": 5, "min_calls": 6}, r"min_calls: expected an integer in \[1, window=5\], found 6"),
-     ({"reset_timeout_s": 0}, "reset_timeout_s: expected a number > 0, found 0")],
+    [
+        ({"failure_threshold": 0}, "failure_threshold: expected an integer >= 1 or null, found 0"),
+        ({"failure_rate": 1.5}, r"failure_rate: expected a number in \(0, 1\] or null, found 1.5"),
+        (
+            {"window": 5, "min_calls": 6},
+            r"min_calls: expected an integer in \[1, window=5\], found 6",
+        ),
+        ({"reset_timeout_s": 0}, "reset_timeout_s: expected a number > 0, found 0"),
+    ],
 )
 def test_bad_parameters_are_rejected(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigError, match=match):

@@ -16,7 +16,10 @@ CHAIN = ["gpt-4o", "claude-sonnet", "llama-70b", "mistral-small"]
 def test_primary_first_then_chain_order_without_repeats() -> None:
     chain = FallbackChain(CHAIN)
     assert list(chain.models_to_try("llama-70b")) == [
-        "llama-70b", "gpt-4o", "claude-sonnet", "mistral-small",
+        "llama-70b",
+        "gpt-4o",
+        "claude-sonnet",
+        "mistral-small",
     ]
     assert list(chain.models_to_try("outside-model")) == ["outside-model", *CHAIN]
     assert list(chain.models_to_try()) == CHAIN
@@ -25,7 +28,9 @@ def test_primary_first_then_chain_order_without_repeats() -> None:
 def test_excluded_models_are_skipped_and_do_not_use_the_budget() -> None:
     chain = FallbackChain(CHAIN, max_fallbacks=2)
     assert list(chain.models_to_try("gpt-4o", exclude={"claude-sonnet"})) == [
-        "gpt-4o", "llama-70b", "mistral-small",
+        "gpt-4o",
+        "llama-70b",
+        "mistral-small",
     ]
     assert list(FallbackChain(CHAIN, max_fallbacks=0).models_to_try("gpt-4o")) == ["gpt-4o"]
 

@@ -20,13 +20,19 @@ from polyroute.exceptions import (
 )
 from polyroute.resilience import RetryPolicy
 
-RETRYABLE = [UpstreamTimeout, UpstreamConnectionError, RateLimited, UpstreamServerError,
-             CircuitOpenError]
+RETRYABLE = [
+    UpstreamTimeout,
+    UpstreamConnectionError,
+    RateLimited,
+    UpstreamServerError,
+    CircuitOpenError,
+]
 
 
 def test_full_jitter_delays_grow_exponentially_within_bounds() -> None:
-    policy = RetryPolicy(max_attempts=10, base_delay_s=0.1, max_delay_s=100.0,
-                         rng=random.Random(42))
+    policy = RetryPolicy(
+        max_attempts=10, base_delay_s=0.1, max_delay_s=100.0, rng=random.Random(42)
+    )
     for attempt in range(1, 6):
         ceiling = 0.1 * 2 ** (attempt - 1)
         samples = [policy.delay_s(attempt, UpstreamServerError("500")) for _ in range(4000)]
@@ -109,11 +115,13 @@ def test_single_attempt_policy_never_retries() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"max_attempts": 0}, "max_attempts: expected an integer >= 1, found 0"),
-     ({"jitter": "decorrelated"}, "jitter: expected one of"),
-     ({"base_delay_s": -1.0}, "base_delay_s: expected a finite number >= 0, found -1.0"),
-     ({"multiplier": 0.5}, "multiplier: expected a number >= 1, found 0.5"),
-     ({"retry_after_beyond_max": "wait"}, "retry_after_beyond_max: expected one of")],
+    [
+        ({"max_attempts": 0}, "max_attempts: expected an integer >= 1, found 0"),
+        ({"jitter": "decorrelated"}, "jitter: expected one of"),
+        ({"base_delay_s": -1.0}, "base_delay_s: expected a finite number >= 0, found -1.0"),
+        ({"multiplier": 0.5}, "multiplier: expected a number >= 1, found 0.5"),
+        ({"retry_after_beyond_max": "wait"}, "retry_after_beyond_max: expected one of"),
+    ],
 )
 def test_bad_parameters_are_rejected(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigError, match=match):

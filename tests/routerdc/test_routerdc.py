@@ -16,7 +16,8 @@ def _accuracy(router, X, Y) -> float:  # type: ignore[no-untyped-def]
 
 
 def _small(**params):  # type: ignore[no-untyped-def]
-    base = dict(n_steps=20, eval_every=10, batch_size=32, random_state=0, show_progress=False)
+    base = {"n_steps": 20, "eval_every": 10, "batch_size": 32, "random_state": 0,
+            "show_progress": False}
     return make_router("routerdc", **{**base, **params})
 
 
@@ -170,7 +171,8 @@ def test_nan_scores_are_masked_and_empty_rows_dropped(routerdc_slices):
 
 def test_batch_larger_than_data_is_shrunk_with_a_warning(routerdc_slices):
     train, test = routerdc_slices
-    with pytest.warns(PolyrouteWarning, match=r"batch_size=64 exceeds the 24 training queries \(3 more held out"):
+    with pytest.warns(PolyrouteWarning,
+                      match=r"batch_size=64 exceeds the 23 training queries \(2 more held out"):
         router = _small(batch_size=64, holdout_fraction=0.1).fit(
             train.X[::20], train.Y[::20], model_names=train.model_names)
     assert router.predict_scores(test.X).shape == (len(test.X), 7)

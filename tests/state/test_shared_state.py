@@ -17,8 +17,13 @@ StoreFactory = Callable[[FakeClock], StateStore]
 
 def replicas(make_store: StoreFactory, clock: FakeClock) -> list[CircuitBreakerRegistry]:
     return [
-        CircuitBreakerRegistry(make_store(clock), failure_threshold=3, failure_rate=None,
-                               reset_timeout_s=10.0, clock=clock)
+        CircuitBreakerRegistry(
+            make_store(clock),
+            failure_threshold=3,
+            failure_rate=None,
+            reset_timeout_s=10.0,
+            clock=clock,
+        )
         for _ in range(2)
     ]
 
@@ -38,9 +43,7 @@ def test_circuit_opened_by_one_replica_is_open_for_the_other(
     assert two.get("m/dead").state == "closed"
 
 
-def test_single_probe_under_concurrent_replicas(
-    make_store: StoreFactory, clock: FakeClock
-) -> None:
+def test_single_probe_under_concurrent_replicas(make_store: StoreFactory, clock: FakeClock) -> None:
     registries = replicas(make_store, clock) * 4
     for _ in range(3):
         registries[0].get("m/d").record_failure()

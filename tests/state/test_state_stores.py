@@ -94,7 +94,10 @@ def test_token_bucket_burst_then_refill_at_rate(make_store: StoreFactory, clock:
     assert store.take("client", rate_per_s=2.0, burst=3) == (True, 0.0)
     clock.advance(100.0)  # refill stops at burst
     assert [store.take("client", rate_per_s=2.0, burst=3)[0] for _ in range(4)] == [
-        True, True, True, False,
+        True,
+        True,
+        True,
+        False,
     ]
 
 
@@ -120,8 +123,11 @@ def test_token_bucket_multi_token_and_impossible_request(
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"rate_per_s": 0, "burst": 1}, "rate_per_s"), ({"rate_per_s": 1, "burst": -1}, "burst"),
-     ({"rate_per_s": 1, "burst": 1, "n": 0}, "n")],
+    [
+        ({"rate_per_s": 0, "burst": 1}, "rate_per_s"),
+        ({"rate_per_s": 1, "burst": -1}, "burst"),
+        ({"rate_per_s": 1, "burst": 1, "n": 0}, "n"),
+    ],
 )
 def test_token_bucket_rejects_bad_parameters(
     make_store: StoreFactory, clock: FakeClock, kwargs: dict[str, float], field: str

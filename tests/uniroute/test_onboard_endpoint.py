@@ -102,11 +102,11 @@ def test_failing_endpoint_leaves_router_unchanged(setting):
     router, items = setting["router"], setting["items"]
     before = (list(router.model_names_), router.errors_.copy())
     faults = FaultConfig(error_rates={500: 1.0})
-    with FakeUpstream(Responder(items), faults=faults) as up:
-        with pytest.raises(OnboardingError, match=r"80 of 80 validation prompts failed \(80 HTTP "
-                                                  r"500 \(after 2 attempts\)\)") as info:
-            onboard_endpoint(router, "broken", items, setting["X_val"],
-                             EndpointConfig(up.base_url, "m"), max_attempts=2, base_delay_s=0.001)
+    expected = r"80 of 80 validation prompts failed \(80 HTTP 500 \(after 2 attempts\)\)"
+    with (FakeUpstream(Responder(items), faults=faults) as up,
+          pytest.raises(OnboardingError, match=expected) as info):
+        onboard_endpoint(router, "broken", items, setting["X_val"],
+                         EndpointConfig(up.base_url, "m"), max_attempts=2, base_delay_s=0.001)
     assert info.value.n_failed == 80 and info.value.reasons == {"HTTP 500 (after 2 attempts)": 80}
     assert router.model_names_ == before[0]
     np.testing.assert_array_equal(router.errors_, before[1])
@@ -114,10 +114,10 @@ def test_failing_endpoint_leaves_router_unchanged(setting):
 
 def test_garbage_answers_are_reported_not_profiled(setting):
     router, items = setting["router"], setting["items"]
-    with FakeUpstream(lambda request: "lorem ipsum dolor") as up:
-        with pytest.raises(OnboardingError, match="80 of 80 answers had no extractable answer"):
-            onboard_endpoint(router, "garbage", items, setting["X_val"],
-                             EndpointConfig(up.base_url, "m"))
+    with (FakeUpstream(lambda request: "lorem ipsum dolor") as up,
+          pytest.raises(OnboardingError, match="80 of 80 answers had no extractable answer")):
+        onboard_endpoint(router, "garbage", items, setting["X_val"],
+                         EndpointConfig(up.base_url, "m"))
     assert "garbage" not in router.model_names_
 
 

@@ -84,7 +84,8 @@ class Balancer(ABC):
             counts = self.store.get_many([INFLIGHT_PREFIX + d.key for d in candidates])
             self._loads = {d.key: n for d, n in zip(candidates, counts, strict=True)}
             eligible = [
-                d for d in candidates
+                d
+                for d in candidates
                 if d.max_concurrency is None or self._loads[d.key] < d.max_concurrency
             ]
             if not eligible:
@@ -113,9 +114,7 @@ class Balancer(ABC):
         """Record that a request to ``dep`` started."""
         self.store.incr(INFLIGHT_PREFIX + dep.key)
 
-    def on_success(
-        self, dep: Deployment, latency_s: float, *, ttft_s: float | None = None
-    ) -> None:
+    def on_success(self, dep: Deployment, latency_s: float, *, ttft_s: float | None = None) -> None:
         """Record a success; ``latency_s`` is the total time, ``ttft_s`` the first-token time."""
         self.store.decr(INFLIGHT_PREFIX + dep.key)
 
@@ -127,9 +126,7 @@ class Balancer(ABC):
         return f"{type(self).__name__}()"
 
 
-def weighted_choice(
-    candidates: Sequence[Deployment], rng: random.Random
-) -> Deployment:
+def weighted_choice(candidates: Sequence[Deployment], rng: random.Random) -> Deployment:
     """Pick one candidate with probability proportional to its weight."""
     total = sum(d.weight for d in candidates)
     point = rng.random() * total

@@ -96,14 +96,14 @@ class LatencyEwmaBalancer(Balancer):
     def _observe(self, dep: Deployment, sample_s: float) -> None:
         with self._lock:
             previous = self.estimate_s(dep)
-            value = sample_s if previous is None else (
-                (1 - self.alpha) * previous + self.alpha * sample_s
+            value = (
+                sample_s
+                if previous is None
+                else ((1 - self.alpha) * previous + self.alpha * sample_s)
             )
             self._ewma[dep.key] = (value, self.clock())
 
-    def on_success(
-        self, dep: Deployment, latency_s: float, *, ttft_s: float | None = None
-    ) -> None:
+    def on_success(self, dep: Deployment, latency_s: float, *, ttft_s: float | None = None) -> None:
         super().on_success(dep, latency_s, ttft_s=ttft_s)
         use_ttft = self.metric == "auto" and ttft_s is not None
         self._observe(dep, max(0.0, ttft_s if use_ttft and ttft_s is not None else latency_s))

@@ -121,7 +121,8 @@ def _check_state(missing: list[str], unexpected: list[str], model_dir: Path) -> 
     if real_missing or real_unexpected:
         raise ConfigError(
             f"weights in {model_dir} do not fit the model config: expected no missing or "
-            f"unexpected tensors; found missing={real_missing[:5]}, unexpected={real_unexpected[:5]}"
+            f"unexpected tensors; found missing={real_missing[:5]}, "
+            f"unexpected={real_unexpected[:5]}"
         )
 
 

@@ -64,10 +64,12 @@ class SentenceTransformerEncoder:
             self._model.max_seq_length = max_seq_length
         self.max_seq_length = int(self._model.max_seq_length or read_max_seq_length(
             self.model_dir))
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension")
+        get_dim = (getattr(self._model, "get_embedding_dimension", None)  # renamed in ST 6
+                   or self._model.get_sentence_embedding_dimension)
         self._dim = int(get_dim())
-        self._fingerprint = "" if self._default_weights else weights_fingerprint(self.model_dir)[:16]
+        self._fingerprint = (
+            "" if self._default_weights else weights_fingerprint(self.model_dir)[:16]
+        )
 
     @property
     def dim(self) -> int:

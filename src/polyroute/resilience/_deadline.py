@@ -30,7 +30,9 @@ class Timeouts:
         for name in ("total_s", "first_token_s"):
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value <= 0):
-                raise ConfigError(f"timeouts {name}: expected a number > 0 or null, found {value!r}")
+                raise ConfigError(
+                    f"timeouts {name}: expected a number > 0 or null, found {value!r}"
+                )
 
 
 class Deadline:

@@ -258,7 +258,11 @@ class ContrastiveRouter(BaseRouter):
         self.llm_embeddings_ = self.llm_embeddings_[np.argsort(order)]
         H = self._training_embeddings(torch, net, X, rows)
         self._fit_scoring(H, Y[rows], clusters[rows])
+        self._release_training_state()
         return self
+
+    def _release_training_state(self) -> None:
+        """Free what only training needed (nothing for the frozen variant)."""
 
     def _validate_training_data(
         self, X: Array, Y: Array, model_names: Sequence[str]

@@ -250,7 +250,9 @@ class FinetunedContrastiveRouter(ContrastiveRouter):
         self.encoder_layout_ = [[name, list(t.shape)] for name, t in tensors]
         self.encoder_weights_ = np.concatenate(
             [t.detach().numpy().astype(np.float32).ravel() for _, t in tensors])
-        self._states = []  # free the cached token states
+
+    def _release_training_state(self) -> None:
+        self._states = []  # the cached token states (hundreds of MB on the full benchmark)
 
     # ------------------------------------------------------------------ inference
     def _embed_queries(self, X: Array) -> Array:

@@ -29,107 +29,26 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from scipy.special import betaln, expit, logit
 
 from polyroute.exceptions import DataError, NotFittedError
 from polyroute.routers._base import Array, BaseRouter
-
-_SMOOTHINGS = ("laplace", "shrink", "hierarchical")
-_ASSIGNMENTS = ("hard", "soft")
-_EPS = 1e-6
-
-
-# ---------------------------------------------------------------------------- pure helpers
-def l2_normalise(X: Array) -> Array:
-    """Rows scaled to unit L2 norm (zero rows stay zero)."""
-    X = np.asarray(X, dtype=np.float32)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.maximum(norms, 1e-12)
-
-
-def soft_assign(X: Array, centroids: Array, temperature: float | None) -> Array:
-    """Cluster responsibilities (n, K): one-hot nearest centroid, or softmax(−d²/temperature)."""
-    d2 = (
-        (X * X).sum(1)[:, None] - 2.0 * X @ centroids.T + (centroids * centroids).sum(1)[None, :]
-    ).astype(np.float64)
-    if temperature is None:
-        R = np.zeros_like(d2)
-        R[np.arange(len(d2)), d2.argmin(1)] = 1.0
-        return R
-    Z = -d2 / temperature
-    Z -= Z.max(1, keepdims=True)
-    np.exp(Z, out=Z)
-    return Z / Z.sum(1, keepdims=True)
-
-
-def profile_counts(R: Array, Y: Array) -> tuple[Array, Array]:
-    """(errors, counts) per (model, cluster) from responsibilities R (n, K) and quality Y (n, M)."""
-    Y = np.asarray(Y, dtype=np.float64)
-    seen = np.isfinite(Y)
-    err = np.where(seen, 1.0 - np.nan_to_num(Y), 0.0)
-    return (R.T @ err).T, (R.T @ seen.astype(np.float64)).T
-
-
-def overall_error(errors: Array, counts: Array) -> Array:
-    """Each model's overall error rate (lightly smoothed towards 0.5), shape (M,)."""
-    return (errors.sum(1) + 1.0) / (counts.sum(1) + 2.0)
-
-
-def cluster_offsets(errors: Array, counts: Array) -> Array:
-    """Logit difficulty of each cluster relative to each model's overall error, averaged (K,)."""
-    p = (errors + 0.5) / (counts + 1.0)
-    mu = overall_error(errors, counts)[:, None]
-    w = counts / np.maximum(counts + 10.0, _EPS)  # trust well-populated cells more
-    diff = logit(np.clip(p, 0.01, 0.99)) - logit(mu)
-    return (w * diff).sum(0) / np.maximum(w.sum(0), _EPS)
-
-
-def prior_error(errors: Array, counts: Array, offsets: Array | None) -> Array:
-    """Prior error per (model, cluster): the model's overall error, optionally shifted per cluster."""
-    mu = overall_error(errors, counts)[:, None]
-    if offsets is None:
-        return np.broadcast_to(mu, errors.shape).copy()
-    return np.asarray(expit(logit(mu) + offsets[None, :]))
-
-
-def fit_shrink_strength(errors: Array, counts: Array, prior: Array) -> float:
-    """Beta-binomial marginal-likelihood estimate of the prior strength (pseudo-count) s.
-
-    Cell ``(m, c)`` has ``errors ~ BetaBinomial(counts, s·prior, s·(1 − prior))``; ``s`` is chosen
-    on a log grid. Fractional (soft) counts are fine: the likelihood uses log-Beta functions.
-    """
-    keep = counts > 0.5
-    if not keep.any():
-        return 10.0
-    k, n, p = errors[keep], counts[keep], np.clip(prior[keep], 0.01, 0.99)
-    grid = np.geomspace(0.5, 2000.0, 60)
-    ll = [float(np.sum(betaln(k + s * p, n - k + s * (1 - p)) - betaln(s * p, s * (1 - p))))
-          for s in grid]
-    return float(grid[int(np.argmax(ll))])
-
-
-def smoothed_error(
-    errors: Array,
-    counts: Array,
-    *,
-    smoothing: str,
-    alpha: float,
-    strength: float,
-    offsets: Array | None,
-) -> Array:
-    """Ψ (M, K): Laplace ``(err + α)/(n + 2α)`` or shrinkage ``(err + s·prior)/(n + s)``."""
-    if smoothing == "laplace":
-        return (errors + alpha) / (counts + 2.0 * alpha)
-    prior = prior_error(errors, counts, offsets if smoothing == "hierarchical" else None)
-    return (errors + strength * prior) / (counts + strength)
-
-
-def log_loss(quality: Array, Y: Array) -> float:
-    """Mean binary cross-entropy of predicted quality against (possibly fractional) labels."""
-    seen = np.isfinite(Y)
-    q = np.clip(quality[seen], 1e-4, 1 - 1e-4)
-    y = Y[seen]
-    return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
+from polyroute.routers._uniroute_profiles import (
+    _ASSIGNMENTS,
+    _EPS,
+    _SMOOTHINGS,
+    cluster_offsets,
+    fit_shrink_strength,
+    kmeans_centroids,
+    l2_normalise,
+    log_loss,
+    median_d2,
+    prior_error,
+    profile_counts,
+    smoothed_error,
+    soft_assign,
+    softmax_map,
+    train_map,
+)
 
 
 # ---------------------------------------------------------------------------- base profile logic
@@ -374,8 +293,8 @@ class ClusterRouter(_ProfileRouter):
         rng = np.random.default_rng(self.random_state)
         k, tau = self._choose(X, Y, rng)
         self.n_clusters_ = k
-        self.centroids_ = _kmeans(X, k, self.n_init, int(rng.integers(2**31)))
-        self.temperature_ = self._abs_temperature(tau, _median_d2(X, self.centroids_))
+        self.centroids_ = kmeans_centroids(X, k, self.n_init, int(rng.integers(2**31)))
+        self.temperature_ = self._abs_temperature(tau, median_d2(X, self.centroids_))
         self.errors_, self.counts_ = profile_counts(self._responsibilities(X), Y)
         self._fit_smoothing()
         self.model_costs_ = np.full(Y.shape[1], np.nan)
@@ -421,8 +340,8 @@ class ClusterRouter(_ProfileRouter):
         best: tuple[float, int, float | None] = (np.inf, ks[0], taus[0])
         splits = [rng.permutation(len(b_rows)) for _ in range(3)]
         for k in ks:
-            cent = _kmeans(X[a_rows], k, 1, int(rng.integers(2**31)))
-            med = _median_d2(X[a_rows], cent)
+            cent = kmeans_centroids(X[a_rows], k, 1, int(rng.integers(2**31)))
+            med = median_d2(X[a_rows], cent)
             for tau in taus:
                 loss = self._simulated_loss(X, Y, a_rows, b_rows, cent,
                                             self._abs_temperature(tau, med), splits)
@@ -467,17 +386,6 @@ class ClusterRouter(_ProfileRouter):
 _TAU_GRID = (0.01, 0.03, 0.1, 0.3)
 
 
-def _kmeans(X: Array, k: int, n_init: int, seed: int) -> Array:
-    from sklearn.cluster import KMeans
-
-    k = min(k, len(X))
-    km = KMeans(n_clusters=k, n_init=n_init, max_iter=100, random_state=seed).fit(X)
-    return np.asarray(km.cluster_centers_, dtype=np.float32)
-
-
-def _median_d2(X: Array, centroids: Array) -> float:
-    d2 = (X * X).sum(1)[:, None] - 2.0 * X @ centroids.T + (centroids * centroids).sum(1)[None]
-    return float(max(np.median(d2.min(1)), 1e-6))
 
 
 # ---------------------------------------------------------------------------- learned map router
@@ -544,10 +452,10 @@ class LearnedMapRouter(_ProfileRouter):
             raise DataError(f"n_clusters={self.n_clusters} exceeds the {len(X)} training prompts")
         X = l2_normalise(X)
         rng = np.random.default_rng(self.random_state)
-        cent = _kmeans(X, self.n_clusters, 2, int(rng.integers(2**31)))
-        temp = _TAU_GRID[1] * _median_d2(X, cent)
+        cent = kmeans_centroids(X, self.n_clusters, 2, int(rng.integers(2**31)))
+        temp = _TAU_GRID[1] * median_d2(X, cent)
         W0 = np.vstack([2.0 * cent.T / temp, -(cent * cent).sum(1)[None, :] / temp])
-        self.map_weights_ = _train_map(X, Y, W0.astype(np.float64), self._objective_prior(X, Y, W0),
+        self.map_weights_ = train_map(X, Y, W0.astype(np.float64), self._objective_prior(X, Y, W0),
                                        l2=float(self.l2), max_iter=self.max_iter, rng=rng)
         self.n_clusters_ = self.n_clusters
         self.n_features_in_ = X.shape[1]
@@ -558,7 +466,7 @@ class LearnedMapRouter(_ProfileRouter):
 
     def _objective_prior(self, X: Array, Y: Array, W0: Array) -> tuple[Array, float]:
         """(prior (K, M), strength) of the smoothing used inside the training objective."""
-        err, cnt = profile_counts(_softmax_map(X, W0), Y)
+        err, cnt = profile_counts(softmax_map(X, W0), Y)
         if self.smoothing == "laplace":
             return np.full(err.T.shape, 0.5), 2.0 * float(self.alpha)
         offsets = cluster_offsets(err, cnt) if self.smoothing == "hierarchical" else None
@@ -568,59 +476,6 @@ class LearnedMapRouter(_ProfileRouter):
         return prior.T, strength
 
     def _responsibilities(self, X: Array) -> Array:
-        return _softmax_map(l2_normalise(X), self.map_weights_)
+        return softmax_map(l2_normalise(X), self.map_weights_)
 
 
-def _softmax_map(X: Array, W: Array) -> Array:
-    Z = X @ W[:-1] + W[-1]
-    Z = Z - Z.max(1, keepdims=True)
-    E = np.exp(Z)
-    return E / E.sum(1, keepdims=True)
-
-
-def _train_map(
-    X: Array, Y: Array, W0: Array, prior: tuple[Array, float], *, l2: float, max_iter: int,
-    rng: np.random.Generator,
-) -> Array:
-    """L-BFGS on the two-half profile-then-predict cross-entropy (see LearnedMapRouter)."""
-    from scipy.optimize import minimize
-
-    if max_iter == 0 or len(X) < 4:
-        return W0
-    perm = rng.permutation(len(X))
-    halves = (perm[: len(X) // 2], perm[len(X) // 2:])
-    Xd = X.astype(np.float64)
-    seen = np.isfinite(Y)
-    E = np.where(seen, 1.0 - np.nan_to_num(Y), 0.0)
-    N = seen.astype(np.float64)
-    pi, s = prior
-    shape = W0.shape
-
-    def loss_grad(w: Array) -> tuple[float, Array]:
-        W = w.reshape(shape)
-        Phi = _softmax_map(Xd, W)
-        dPhi = np.zeros_like(Phi)
-        total = 0.0
-        for p_rows, f_rows in (halves, halves[::-1]):
-            A = Phi[p_rows]
-            errs, cnt = A.T @ E[p_rows], A.T @ N[p_rows]  # (K, M)
-            denom = cnt + s
-            psi = (errs + s * pi) / denom
-            Pf = np.clip(Phi[f_rows] @ psi, 1e-4, 1 - 1e-4)  # predicted error
-            yf, nf = E[f_rows], N[f_rows]  # yf = observed error
-            count = max(nf.sum(), 1.0)
-            total += float(-(nf * (yf * np.log(Pf) + (1 - yf) * np.log(1 - Pf))).sum() / count)
-            G = nf * (-(yf / Pf) + (1 - yf) / (1 - Pf)) / count  # dL/dPerr
-            dPhi[f_rows] += G @ psi.T
-            H = Phi[f_rows].T @ G  # dL/dpsi (K, M)
-            dPhi[p_rows] += E[p_rows] @ (H / denom).T - N[p_rows] @ (H * psi / denom).T
-        dZ = Phi * (dPhi - (dPhi * Phi).sum(1, keepdims=True))
-        grad = np.vstack([Xd.T @ dZ, dZ.sum(0, keepdims=True)])
-        delta = W[:-1] - W0[:-1]  # stay near the K-means map unless correctness says otherwise
-        reg = l2 * float((delta**2).sum())
-        grad[:-1] += 2.0 * l2 * delta
-        return total + reg, grad.ravel()
-
-    res = minimize(loss_grad, W0.ravel(), jac=True, method="L-BFGS-B",
-                   options={"maxiter": max_iter})
-    return np.asarray(res.x.reshape(shape))

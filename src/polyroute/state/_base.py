@@ -4,8 +4,10 @@ Everything a gateway replica must agree on with the other replicas lives here: i
 per deployment, circuit-breaker state, rate-limit token buckets and pool change notifications.
 :class:`~polyroute.state.InMemoryStateStore` serves one process; a Redis-backed store
 (:class:`~polyroute.state.RedisStateStore`) lets several replicas share the same state. The
-protocol is synchronous: every in-memory call takes microseconds, and a Redis call on a local
-network well under a millisecond.
+protocol is synchronous: an in-memory call takes a few microseconds; a Redis call is one network
+round trip (about 0.1-0.3 ms on loopback on the shared dev box, ``docs/results/balancing.md``) during
+which an asyncio caller's loop is blocked. Hot paths therefore make few calls: a balancer decision
+reads all loads with one ``get_many``, and a healthy circuit costs one read per ``allow``.
 
 ==================  ===========================================  =====================================
 method              meaning                                      Redis primitive
@@ -115,9 +117,7 @@ def validate_bucket(rate_per_s: float, burst: float, n: float) -> None:
             raise ConfigError(f"token bucket {name}: expected a finite number > 0, found {value!r}")
 
 
-def refill(
-    tokens: float, last_s: float, now_s: float, *, rate_per_s: float, burst: float
-) -> float:
+def refill(tokens: float, last_s: float, now_s: float, *, rate_per_s: float, burst: float) -> float:
     """Tokens after refilling from ``last_s`` to ``now_s`` (a clock going backwards adds none)."""
     return min(float(burst), tokens + max(0.0, now_s - last_s) * rate_per_s)
 

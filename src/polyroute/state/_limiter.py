@@ -43,6 +43,4 @@ class TokenBucketLimiter:
 
     def try_acquire(self, key: str, n: float = 1) -> tuple[bool, float]:
         """Take ``n`` tokens for ``key``; returns ``(allowed, retry_after_s)``."""
-        return self.store.take(
-            self.prefix + key, rate_per_s=self.rate_per_s, burst=self.burst, n=n
-        )
+        return self.store.take(self.prefix + key, rate_per_s=self.rate_per_s, burst=self.burst, n=n)

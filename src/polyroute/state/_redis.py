@@ -105,8 +105,8 @@ class RedisStateStore:
     ) -> None:
         redis = _import_redis()
         self._redis = redis
-        self._client = client if client is not None else redis.Redis.from_url(
-            url, decode_responses=True
+        self._client = (
+            client if client is not None else redis.Redis.from_url(url, decode_responses=True)
         )
         self.prefix = prefix
         self._clock = clock

@@ -1,7 +1,9 @@
 """Testing tools: conformance checks and a fake OpenAI-compatible upstream server."""
 
 from polyroute.testing._check_balancer import check_balancer
+from polyroute.testing._check_router import check_router
 from polyroute.testing._clock import FakeClock
+from polyroute.testing._datasets import make_routing_dataset
 from polyroute.testing._upstream import (
     FakeUpstream,
     FaultConfig,
@@ -16,6 +18,8 @@ __all__ = [
     "FaultConfig",
     "ServerThread",
     "check_balancer",
+    "check_router",
     "echo_responder",
+    "make_routing_dataset",
     "replay_responder",
 ]

@@ -13,13 +13,18 @@ from polyroute.exceptions import NoHealthyDeploymentError, UpstreamServerError
 BalancerFactory = Callable[[], Balancer]
 
 
-def _deps(n: int, *, weights: Sequence[float] | None = None, limit: int | None = None) -> list[
-    Deployment
-]:
+def _deps(
+    n: int, *, weights: Sequence[float] | None = None, limit: int | None = None
+) -> list[Deployment]:
     weights = weights if weights is not None else [1.0] * n
     return [
-        Deployment(f"d{i}", "check-model", f"http://127.0.0.1:{9000 + i}/v1", weight=w,
-                   max_concurrency=limit)
+        Deployment(
+            f"d{i}",
+            "check-model",
+            f"http://127.0.0.1:{9000 + i}/v1",
+            weight=w,
+            max_concurrency=limit,
+        )
         for i, w in enumerate(weights)
     ]
 
@@ -140,9 +145,9 @@ def check_balancer(factory: BalancerFactory) -> None:
         Returns a fresh balancer with a seeded ``rng`` (and, where it matters, a fake
         ``clock``) on every call; two calls must give balancers that behave identically.
 
-    Checks
-    ------
-    ``choose([])`` raises :class:`NoHealthyDeploymentError`; every pick is a member of the
+    Notes
+    -----
+    Checks: ``choose([])`` raises :class:`NoHealthyDeploymentError`; every pick is a member of the
     candidates; in-flight counts follow ``on_start``/``on_success``/``on_failure`` and never leak;
     a deployment at ``max_concurrency`` is skipped and all at the limit raise; same seed, same
     picks. Balancers with ``respects_weights`` match weights 3/2/1 within ±15% over 6,000 picks;

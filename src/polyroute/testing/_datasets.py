@@ -66,5 +66,6 @@ def make_routing_dataset(
         scores=scores,
         costs=2.0 ** np.arange(n_models),
         splits={"train": np.sort(perm[:n_train]), "test": np.sort(perm[n_train:])},
-        metadata={"embeddings": X.astype(np.float32), "skill": skill},
+        metadata={"embeddings": X.astype(np.float32), "skill": skill,
+                  "skill_tasks": _TOPICS[:n_tasks]},
     )
