@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -92,20 +93,21 @@ def _gateway(port: int, upstream: str, profile_out: str | None, router: str | No
                             lifespan="on", access_log=False, log_level="warning",
                             backlog=2048)
     server = uvicorn.Server(config)
-    if profile_out:
+    if profile_out:  # SIGUSR1 writes the report (uvicorn re-raises SIGTERM on exit)
         import cProfile
         import pstats
+        import signal
 
         prof = cProfile.Profile()
-        prof.enable()
-        try:
-            server.run()
-        finally:
+
+        def dump(signum: int, frame: Any) -> None:
             prof.disable()
             with open(profile_out, "w") as fh:
-                pstats.Stats(prof, stream=fh).sort_stats("cumulative").print_stats(45)
-    else:
-        server.run()
+                pstats.Stats(prof, stream=fh).sort_stats("tottime").print_stats(40)
+
+        signal.signal(signal.SIGUSR1, dump)
+        prof.enable()
+    server.run()
 
 
 # ------------------------------------------------------------------------------- the client
@@ -261,6 +263,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         return res
     finally:
+        if args.profile:
+            procs[1].send_signal(signal.SIGUSR1)
+            time.sleep(2.0)
         for p in procs:
             p.terminate()
         for p in procs:

@@ -119,15 +119,22 @@ def _clairvoyant(t: Trial, val: np.ndarray) -> np.ndarray:
 METHODS: dict[str, Method] = {
     "knn": _on_val("knn", n_neighbors="auto"),
     "mlp-retrained": _on_val("mlp", random_state=0),
+    # the paper's UniRoute: K-means, hard assignment, Laplace smoothing towards 0.5, K on val
     "uniroute-paper": _uniroute("uniroute-kmeans", n_clusters="auto", smoothing="laplace",
-                                n_onboard_prompts="nval"),
+                                n_onboard_prompts=400),
+    # ablations of the improvement: shrinkage alone, then + soft assignment
     "uniroute-shrink": _uniroute("uniroute-kmeans", n_clusters="auto", smoothing="shrink",
-                                 n_onboard_prompts="nval"),
+                                 n_onboard_prompts=400),
+    "uniroute-shrink-soft": _uniroute("uniroute-kmeans", n_clusters="auto", smoothing="shrink",
+                                      assignment="soft", n_onboard_prompts=400),
     "uniroute-hier-soft": _uniroute("uniroute-kmeans", n_clusters="auto",
                                     smoothing="hierarchical", assignment="soft",
-                                    n_onboard_prompts="nval"),
-    "learnedmap": _uniroute("uniroute-learnedmap", n_clusters=16, smoothing="laplace"),
-    "learnedmap-hier": _uniroute("uniroute-learnedmap", n_clusters=16, smoothing="hierarchical"),
+                                    n_onboard_prompts=400),
+    # LearnedMap: the paper's (log-loss, Laplace) and ours (centred objective, shrinkage)
+    "learnedmap": _uniroute("uniroute-learnedmap", n_clusters=16, smoothing="laplace",
+                            max_iter=80),
+    "learnedmap-centred": _uniroute("uniroute-learnedmap", n_clusters=16, smoothing="shrink",
+                                    objective="centred", max_iter=80),
     "clairvoyant-mlp": _clairvoyant,
 }
 

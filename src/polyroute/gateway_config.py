@@ -48,6 +48,8 @@ class ServerSettings(_Frozen):
     pool_path: str | None = None
     #: ``":memory:"`` style ephemeral pool (tests, demos) when true.
     ephemeral_pool: bool = False
+    #: Upstream HTTP client: "native" (lean keep-alive HTTP/1.1, default) or "httpx".
+    upstream_client: Literal["native", "httpx"] = "native"
 
 
 class DeploymentSettings(_Frozen):
@@ -147,6 +149,8 @@ class RoutingProfile(_Frozen):
     router_params: dict[str, Any] = Field(default_factory=dict)
     #: Encoder name; ``None`` = the one the router was fitted with (``router.encoder_``).
     encoder: str | None = None
+    #: Keyword arguments of ``make_encoder`` (e.g. ``{num_threads: 1}``).
+    encoder_params: dict[str, Any] = Field(default_factory=dict)
     cost_weight: float = 0.1
     cost_weight_range: tuple[float, float] = (0.0, 1.0)
     #: Models the profile may choose (default: every pool model the router knows).

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from polyroute.cli._fit import add_file_options, file_options
 from polyroute.exceptions import ConfigError, DataError
 
 DEFAULT_OUT = Path("docs") / "results"
@@ -41,8 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--random-split", metavar="NAME=FRAC,...",
                    help="split a dataset without splits, e.g. train=0.6,val=0.1,test=0.3")
     p.add_argument("--seed", type=int, default=0, help="seed of --random-split (default 0)")
-    p.add_argument("--task-column", help="(routing files) column holding the task")
-    p.add_argument("--split-column", help="(routing files) column holding the split")
+    add_file_options(p)
     p.add_argument("--router", action="append", metavar="NAME",
                    help="router registry name; repeat for several (default: the suite's list)")
     p.add_argument("--param", action="append", default=[], metavar="ROUTER.KEY=VALUE",
@@ -143,8 +143,7 @@ def _suite_from_args(args: argparse.Namespace) -> Any:
             + ", ".join(tests), dataset=args.dataset, train_split=args.train_split, tests=tests,
             random_split=_parse_fractions(args.random_split) if args.random_split else None,
             seed=args.seed, stem=Path(args.dataset).name.split(".")[0].replace("-", "_"),
-            file_options={k: v for k, v in (("task_column", args.task_column),
-                                            ("split_column", args.split_column)) if v},
+            file_options=file_options(args),
         )
     if args.train_target:
         from dataclasses import replace

@@ -33,10 +33,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--encoder", default="minilm", help="prompt encoder (default: minilm)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="router parameter (value parsed as JSON), e.g. n_neighbors=50")
+    add_file_options(p)
     p.add_argument("--data-dir", help="routing data directory")
     p.add_argument("--out", required=True, help="folder to save the router into")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_fit)
+
+
+def add_file_options(p: argparse.ArgumentParser) -> None:
+    """Column options for routing files in the generic format (see docs/data.md)."""
+    p.add_argument("--prompt-column", default="prompt", help="(routing files) prompt column")
+    p.add_argument("--task-column", help="(routing files) column holding the task")
+    p.add_argument("--split-column", help="(routing files) column holding the split")
+
+
+def file_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts = {"prompt_column": args.prompt_column, "task_column": args.task_column,
+            "split_column": args.split_column}
+    return {k: v for k, v in opts.items() if v}
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
@@ -54,13 +68,14 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def load_training_data(dataset: str, split: str, data_dir: str | None, *,
-                       all_if_unsplit: bool = False) -> Any:
+                       all_if_unsplit: bool = False,
+                       options: dict[str, Any] | None = None) -> Any:
     """The rows of ``split`` ('all' = every row) of a named dataset or a routing file
     (every row when the dataset has no splits and ``all_if_unsplit``)."""
     from polyroute.data import load_dataset, read_routing_file
 
     path = Path(dataset)
-    ds = read_routing_file(path) if path.suffix and path.is_file() else load_dataset(
+    ds = read_routing_file(path, **(options or {})) if path.suffix and path.is_file() else load_dataset(
         dataset, data_dir=data_dir)
     if split == "all" or (all_if_unsplit and not ds.splits):
         return ds.subset(np.arange(ds.n_prompts), name=f"{ds.name}:all")
@@ -92,7 +107,8 @@ def fit_router(name: str, train: Any, *, encoder: str, params: dict[str, Any],
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    train = load_training_data(args.dataset, args.split, args.data_dir)
+    train = load_training_data(args.dataset, args.split, args.data_dir,
+                               options=file_options(args))
     if train.n_prompts == 0:
         raise DataError(f"split {args.split!r} of {args.dataset!r} has no rows; expected some")
     start = time.perf_counter()

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from polyroute.cli._fit import add_file_options
 from polyroute.exceptions import ConfigError, DataError
 
 
@@ -39,12 +40,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--encoder", help="prompt encoder (default: the one the router was fitted with)")
     p.add_argument("--top", type=int, default=5, help="candidates to show (default 5)")
     p.add_argument("--data-dir", help="routing data directory")
+    add_file_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_route)
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from polyroute.cli._fit import fit_router, load_training_data, parse_params
+    from polyroute.cli._fit import file_options, fit_router, load_training_data, parse_params
 
     if args.router_dir:
         from polyroute.routers import load_router
@@ -52,7 +54,8 @@ def _load(args: argparse.Namespace) -> Any:
         return load_router(args.router_dir)
     if not args.dataset:
         raise ConfigError("--router needs --dataset to fit on (or use --router-dir)")
-    train = load_training_data(args.dataset, "train", args.data_dir, all_if_unsplit=True)
+    train = load_training_data(args.dataset, "train", args.data_dir, all_if_unsplit=True,
+                               options=file_options(args))
     return fit_router(args.router, train, encoder=args.encoder or "minilm",
                       params=parse_params(args.param))
 

@@ -32,7 +32,7 @@ from polyroute.exceptions import ConfigError, DataError, PolyrouteWarning
 if TYPE_CHECKING:
     from polyroute.data import RoutingDataset
 
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "1"
 _SQL_CHUNK = 900  # host parameters per query (SQLite's historic limit is 999)
 _WRITE_EVERY = 1024  # texts embedded between commits, so an interrupted run keeps its progress
 PROGRESS_MIN_MISSES = 256

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +161,7 @@ class MiniLMEncoder:
         encodings = self._tokenizer.encode_batch(texts)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
         order = np.argsort(-lengths, kind="stable")
-        starts = range(0, len(texts), batch_size)
+        starts: Iterable[int] = range(0, len(texts), batch_size)
         if show_progress:
             from tqdm.auto import tqdm
 
@@ -212,4 +212,6 @@ def _make_session(path: Path, threads: int) -> Any:
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors: translate once, here
-        raise ConfigError(f"could not load the ONNX graph {path}: {exc}") from exc
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"could not load the ONNX graph {path}: expected a valid ONNX model; "
+                          f"found {reason} (delete the file to have it rebuilt)") from exc

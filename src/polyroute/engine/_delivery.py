@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from polyroute._types import Deployment
 from polyroute.balancing import Balancer
-from polyroute.engine._upstream import HttpxUpstream, UpstreamResponse, UpstreamStream
+from polyroute.engine._upstream import Upstream, UpstreamResponse
 from polyroute.exceptions import (
     AllAttemptsFailedError,
     CircuitOpenError,
@@ -86,7 +86,7 @@ class Completion:
 class StreamHandle:
     """A stream whose first chunk arrived; :meth:`chunks` yields everything and runs the hooks."""
 
-    def __init__(self, model: str, dep: Deployment, stream: UpstreamStream,
+    def __init__(self, model: str, dep: Deployment, stream: Any,
                  finish: Callable[[BaseException | None, float | None], None],
                  started: float, attempts: int) -> None:
         self.model = model
@@ -114,7 +114,7 @@ class StreamHandle:
 class Deliverer:
     """Runs the attempt loop of one request over a fixed set of models."""
 
-    def __init__(self, *, upstream: HttpxUpstream, breakers: CircuitBreakerRegistry,
+    def __init__(self, *, upstream: Upstream, breakers: CircuitBreakerRegistry,
                  retry: RetrySettings, policy: RetryPolicy,
                  secret_lookup: Callable[[str | None], SecretStr | None],
                  observer: EngineObserver | None = None) -> None:

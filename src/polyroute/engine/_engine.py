@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -34,7 +35,7 @@ from polyroute.engine._delivery import (
 )
 from polyroute.engine._rules import first_match, make_context
 from polyroute.engine._types import Candidate, RouteDecision, RouteRequest
-from polyroute.engine._upstream import HttpxUpstream
+from polyroute.engine._upstream import Upstream
 from polyroute.exceptions import (
     ConfigError,
     DataError,
@@ -55,6 +56,8 @@ from polyroute.state import StateStore
 
 logger = logging.getLogger(__name__)
 PROFILE_PREFIX = "polyroute/"
+#: Prompt embeddings kept (LRU): repeated prompts (retries, shared prefixes) skip the encoder.
+EMBED_CACHE_SIZE = 4096
 
 
 def builtin_router_path() -> Path:
@@ -93,8 +96,8 @@ class RoutingEngine:
         The live pool.
     store : StateStore
         Shared state: in-flight counts, circuits, pool notifications.
-    upstream : HttpxUpstream
-        HTTP client wrapper.
+    upstream : Upstream
+        HTTP client (see :func:`make_upstream`).
     secret_lookup : callable
         ``lookup(env_name) -> SecretStr | None`` for provider keys.
     encoders : mapping, optional
@@ -106,7 +109,7 @@ class RoutingEngine:
     """
 
     def __init__(self, settings: GatewaySettings, pool: ModelPool, *, store: StateStore,
-                 upstream: HttpxUpstream,
+                 upstream: Upstream,
                  secret_lookup: Callable[[str | None], SecretStr | None],
                  encoders: Mapping[str, Any] | None = None,
                  routers: Mapping[str, BaseRouter] | None = None,
@@ -133,6 +136,8 @@ class RoutingEngine:
         self._rr = {name: itertools.count() for name in self.profiles}
         self._balancers: dict[tuple[str, str, str], Balancer] = {}
         self._lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._embed_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._dirty = True
         self._checked_at = 0.0
         self._view: _View | None = None
@@ -145,7 +150,7 @@ class RoutingEngine:
             if profile.strategy == "learned" and profile.name not in self._base_routers:
                 self._base_routers[profile.name] = self._load_router(profile)
             if profile.strategy == "learned":
-                self._encoder(self._encoder_name(profile))
+                self._encoder(self._encoder_name(profile), profile.encoder_params)
         self.view()
 
     def close(self) -> None:
@@ -172,17 +177,55 @@ class RoutingEngine:
         router = self._base_routers.get(profile.name)
         return profile.encoder or str(getattr(router, "encoder_", None) or "minilm")
 
-    def _encoder(self, name: str) -> Any:
+    def _encoder(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
         enc = self._encoders.get(name)
         if enc is None:
             from polyroute.encoders import make_encoder
 
-            enc = self._encoders[name] = make_encoder(name)
+            enc = self._encoders[name] = make_encoder(name, **dict(params or {}))
         return enc
+
+    def needs_embedding(self, model: str) -> bool:
+        """Whether requests for ``model`` (a profile or model name) go through an encoder."""
+        profile = self.profiles.get(model.removeprefix(PROFILE_PREFIX))
+        return profile is not None and profile.strategy == "learned"
+
+    def embed(self, request: RouteRequest) -> np.ndarray | None:
+        """The prompt embedding ``route`` will need for ``request`` (``None`` if none).
+
+        Pure CPU work that releases the GIL (onnxruntime): the server runs it in a worker
+        thread and passes the result to :meth:`route` as ``embedding``. Unknown names and rule
+        short-cuts return ``None``; ``route`` then raises or decides without it.
+        """
+        bare = request.model.removeprefix(PROFILE_PREFIX)
+        profile = self.profiles.get(bare)
+        if profile is None or profile.strategy != "learned":
+            return None
+        if profile.rules:
+            rule = first_match(profile.rules, make_context(request.text, request.metadata))
+            if rule is not None and rule.model is not None:
+                return None
+        return self._embed(profile, request.text)
+
+    def _embed(self, profile: RoutingProfile, text: str) -> np.ndarray:
+        name = self._encoder_name(profile)
+        key = (name, text)
+        with self._cache_lock:
+            hit = self._embed_cache.get(key)
+            if hit is not None:
+                self._embed_cache.move_to_end(key)
+                return hit
+        X = np.asarray(self._encoder(name, profile.encoder_params).encode([text]))
+        with self._cache_lock:
+            self._embed_cache[key] = X
+            if len(self._embed_cache) > EMBED_CACHE_SIZE:
+                self._embed_cache.popitem(last=False)
+        return X
 
     def encoder_for(self, profile_name: str) -> Any:
         """The encoder a learned profile embeds prompts with."""
-        return self._encoder(self.encoder_name_for(profile_name))
+        profile = self.profiles[profile_name]
+        return self._encoder(self.encoder_name_for(profile_name), profile.encoder_params)
 
     def encoder_name_for(self, profile_name: str) -> str:
         """Registry name of that encoder (recorded with onboarded profiles)."""
@@ -256,8 +299,12 @@ class RoutingEngine:
         valid = [*self.profiles, *self.view().snapshot.models]
         raise UnknownComponentError("model or routing profile", name, valid)
 
-    def route(self, request: RouteRequest) -> RouteDecision:
+    def route(self, request: RouteRequest, *, embedding: np.ndarray | None = None
+              ) -> RouteDecision:
         """Decide which model answers ``request`` (and the fallback order).
+
+        ``embedding`` is the prompt's embedding from :meth:`embed` when the caller computed it
+        already (off the event loop); otherwise learned profiles embed here.
 
         Raises
         ------
@@ -297,7 +344,8 @@ class RoutingEngine:
                                        "pool")
         if profile.strategy == "round-robin":
             return self._round_robin(profile, candidates, lam, view)
-        return self._learned(profile, candidates, lam, request.text, view, rule_name=(
+        X = embedding if embedding is not None else self._embed(profile, request.text)
+        return self._learned(profile, candidates, lam, X, view, rule_name=(
             rule.name if rule else None), language=ctx.language if ctx else None)
 
     def _cost_weight(self, profile: RoutingProfile, asked: float | None) -> float:
@@ -332,10 +380,10 @@ class RoutingEngine:
                              reason=f"static round-robin over {len(candidates)} models",
                              cost_weight=None, order=tuple(order[:profile.max_models]))
 
-    def _learned(self, profile: RoutingProfile, candidates: list[str], lam: float, text: str,
-                 view: _View, *, rule_name: str | None, language: str | None) -> RouteDecision:
+    def _learned(self, profile: RoutingProfile, candidates: list[str], lam: float,
+                 X: np.ndarray, view: _View, *, rule_name: str | None, language: str | None
+                 ) -> RouteDecision:
         router = view.routers[profile.name]
-        X = self._encoder(self._encoder_name(profile)).encode([text])
         idx = router.model_index(candidates)
         scores = router.predict_scores(X)[0, idx]
         costs = np.array([view.snapshot.models[m].routing_cost_usd() for m in candidates])

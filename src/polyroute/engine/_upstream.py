@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from pydantic import SecretStr
@@ -76,6 +76,137 @@ class UpstreamStream:
 
     async def aclose(self) -> None:
         await self.response.aclose()
+
+
+class Upstream(Protocol):
+    """What delivery needs from an HTTP client: both implementations below satisfy it."""
+
+    async def post(self, dep: Deployment, api_key: SecretStr | None, body: bytes, *,
+                   timeout_s: float) -> UpstreamResponse: ...
+
+    async def open_stream(self, dep: Deployment, api_key: SecretStr | None, body: bytes, *,
+                          first_token_timeout_s: float, timeout_s: float) -> Any: ...
+
+    async def aclose(self) -> None: ...
+
+
+def make_upstream(kind: str = "native", *, connect_timeout_s: float = 5.0) -> Upstream:
+    """``"native"`` (lean keep-alive HTTP/1.1 client, default) or ``"httpx"``."""
+    if kind == "httpx":
+        return HttpxUpstream(connect_timeout_s=connect_timeout_s)
+    try:
+        import httptools  # noqa: F401
+    except ImportError:  # the native client needs httptools (uvicorn[standard])
+        return HttpxUpstream(connect_timeout_s=connect_timeout_s)
+    return NativeUpstream(connect_timeout_s=connect_timeout_s)
+
+
+class NativeStream:
+    """An open SSE stream on the native client (same surface as :class:`UpstreamStream`)."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], first: bytes, content_type: str,
+                 dep: Deployment, deadline: float) -> None:
+        self.first = first
+        self.content_type = content_type
+        self._chunks = chunks
+        self._dep = dep
+        self._deadline = deadline
+
+    async def rest(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._chunks:
+                yield chunk
+                if time.monotonic() > self._deadline:
+                    raise UpstreamTimeout(
+                        f"stream from {self._dep.key} exceeded the total timeout")
+        except UpstreamError as exc:
+            raise _tag(exc, self._dep) from None
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()  # type: ignore[attr-defined]
+
+
+class NativeUpstream:
+    """Upstream calls over :class:`~polyroute.engine._http11.Http11Client` (the fast path).
+
+    Same interface as :class:`HttpxUpstream`: ``post``, ``open_stream``, ``aclose``.
+    """
+
+    def __init__(self, *, connect_timeout_s: float = 5.0, max_idle_per_origin: int = 256) -> None:
+        from polyroute.engine._http11 import Http11Client
+
+        self.client = Http11Client(connect_timeout_s=connect_timeout_s,
+                                   max_idle_per_origin=max_idle_per_origin)
+        self._origins: dict[str, Any] = {}
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def _origin(self, dep: Deployment) -> Any:
+        from polyroute.engine._http11 import Origin
+
+        origin = self._origins.get(dep.base_url)
+        if origin is None:
+            origin = self._origins[dep.base_url] = Origin.parse(dep.base_url)
+        return origin
+
+    @staticmethod
+    def _headers(api_key: SecretStr | None) -> bytes:
+        head = b"Content-Type: application/json\r\nAccept-Encoding: identity\r\n"
+        if api_key is not None:
+            head += b"Authorization: Bearer " + api_key.get_secret_value().encode() + b"\r\n"
+        return head
+
+    async def _send(self, dep: Deployment, api_key: SecretStr | None, body: bytes,
+                    timeout_s: float) -> Any:
+        conn = await self.client.send(self._origin(dep), "/chat/completions",
+                                      self._headers(api_key), body, where=dep.key,
+                                      timeout_s=timeout_s)
+        if conn.status >= 300:
+            content = await self.client.read_all(conn, timeout_s=timeout_s)
+            raise status_error(conn.status, conn.parse.headers, content, dep)
+        return conn
+
+    async def post(self, dep: Deployment, api_key: SecretStr | None, body: bytes, *,
+                   timeout_s: float) -> UpstreamResponse:
+        """Send a non-streaming request; returns the 2xx answer or raises an UpstreamError."""
+        try:
+            conn = await self._send(dep, api_key, body, timeout_s)
+            content = await self.client.read_all(conn, timeout_s=timeout_s)
+        except UpstreamError as exc:
+            raise _tag(exc, dep) from None
+        return UpstreamResponse(conn.status, conn.parse.headers.get(
+            "content-type", "application/json"), content)
+
+    async def open_stream(self, dep: Deployment, api_key: SecretStr | None, body: bytes, *,
+                          first_token_timeout_s: float, timeout_s: float) -> NativeStream:
+        """Open a stream and wait for its first non-empty chunk (within the first-token limit)."""
+        deadline = time.monotonic() + timeout_s
+        wait = min(first_token_timeout_s, timeout_s)
+        try:
+            conn = await self._send(dep, api_key, body, wait)
+            chunks = self.client.iter_body(conn, chunk_timeout_s=wait)
+            first = b""
+            try:
+                while not first:
+                    first = await chunks.__anext__()
+            except StopAsyncIteration:
+                raise UpstreamConnectionError(f"{dep.key} closed the stream before any "
+                                              "data") from None
+            except BaseException:
+                await chunks.aclose()
+                raise
+        except UpstreamError as exc:
+            raise _tag(exc, dep) from None
+        return NativeStream(chunks, first, conn.parse.headers.get(
+            "content-type", "text/event-stream"), dep, deadline)
+
+
+def _tag(exc: UpstreamError, dep: Deployment) -> UpstreamError:
+    """Fill in which model/deployment failed (the socket layer does not know)."""
+    exc.model = exc.model or dep.model
+    exc.deployment = exc.deployment or dep.name
+    return exc
 
 
 class HttpxUpstream:
@@ -175,7 +306,7 @@ def translate_httpx(exc: httpx.HTTPError, dep: Deployment) -> UpstreamError:
                                    deployment=dep.name)
 
 
-def status_error(status: int, headers: httpx.Headers, content: bytes,
+def status_error(status: int, headers: Mapping[str, str], content: bytes,
                  dep: Deployment) -> UpstreamError:
     """The polyroute error for a non-2xx upstream answer."""
     detail = _upstream_message(content)

@@ -182,14 +182,15 @@ class _Inputs:
         self.encoder = encoder
         self.embed_kwargs = dict(embed_kwargs)
         self._cache: dict[int, Array] = {}
+        if encoder is None or isinstance(encoder, str):
+            self._name = encoder or "minilm"
+        else:
+            self._name = str(getattr(encoder, "encoder_id", type(encoder).__name__))
 
     @property
     def encoder_name(self) -> str | None:
-        if not self.embed:
-            return None
-        if self.encoder is None or isinstance(self.encoder, str):
-            return self.encoder or "minilm"
-        return str(getattr(self.encoder, "encoder_id", type(self.encoder).__name__))
+        """The encoder's registry name (or id, for an encoder object); None when unused."""
+        return self._name if self.embed else None
 
     def get(self, router: BaseRouter, ds: RoutingDataset) -> Array:
         if router.input_kind == "text":
@@ -313,8 +314,9 @@ def _summarise(name: str, router: BaseRouter, curve: DeferralCurve, scores: Arra
     if test.has_costs:
         cmin, cmax = test.cost_range
         best = test.model_names.index(test.best_single)
-        result.area = area_under_curve(curve, cost_min=cmin, cost_max=cmax)
-        result.aiq = aiq(curve, cost_min=cmin, cost_max=cmax)
+        if getattr(router, "cost_sensitive", True):  # a single operating point has no area
+            result.area = area_under_curve(curve, cost_min=cmin, cost_max=cmax)
+            result.aiq = aiq(curve, cost_min=cmin, cost_max=cmax)
         if test.single_costs[best] > 0:
             result.qnc = qnc(curve, target_quality=float(test.single_qualities[best]),
                              reference_cost=float(test.single_costs[best]))

@@ -128,6 +128,7 @@ _DEFINITIONS = f"""
 Definitions. Accuracy is the mean quality of the chosen model per task at λ = 0 under the
 dataset's scoring convention; *avg* is the macro average over tasks (as the RouterDC paper
 reports). Rows marked {ORACLE_MARK} read the test labels (upper bounds, not routers).
+Single-point baselines (best-single, cheapest) have no curve, so no Area/AIQ ("—").
 The deferral curve sweeps λ in argmax(score − λ·cost) with costs known to the router = mean
 training cost per model. **Area**: x = (cost − c_min)/(c_max − c_min) over the single models'
 cost range, non-dominated points joined linearly, flat after the last point, 0 before the first,

@@ -18,9 +18,11 @@ Deviations from the paper, all optional (the defaults reproduce the paper):
 * ``smoothing="hierarchical"``: as ``"shrink"`` but the prior of cluster ``c`` is the model's overall
   error shifted (in logit space) by how much harder ``c`` is than average for the reference models.
 * ``assignment="soft"``: expected error under a softmax over −squared distance / temperature.
-* ``n_clusters="auto"`` (and ``temperature="auto"``): chosen by *simulated onboarding* of the
-  reference (training) models on held-out training prompts: each reference model is profiled from
-  ``n_onboard_prompts`` prompts, as a new model would be, and scored by log loss on the rest.
+* ``n_clusters="auto"`` (and ``temperature="auto"``, ``shrink_strength="auto"``): chosen by
+  *simulated onboarding* of the reference (training) models on held-out training prompts: each
+  reference model is profiled from ``n_onboard_prompts`` prompts, as a new model would be, and
+  scored on the rest by the squared error of the *differences between models* per prompt (the
+  routing decision depends on nothing else: a shift common to all models never changes it).
 """
 
 from __future__ import annotations
@@ -36,11 +38,11 @@ from polyroute.routers._uniroute_profiles import (
     _ASSIGNMENTS,
     _EPS,
     _SMOOTHINGS,
+    centred_error,
     cluster_offsets,
     fit_shrink_strength,
     kmeans_centroids,
     l2_normalise,
-    log_loss,
     median_d2,
     prior_error,
     profile_counts,
@@ -291,12 +293,14 @@ class ClusterRouter(_ProfileRouter):
         self._check_cluster_params(len(X))
         X = l2_normalise(X)
         rng = np.random.default_rng(self.random_state)
-        k, tau = self._choose(X, Y, rng)
+        k, tau, strength = self._choose(X, Y, rng)
         self.n_clusters_ = k
         self.centroids_ = kmeans_centroids(X, k, self.n_init, int(rng.integers(2**31)))
         self.temperature_ = self._abs_temperature(tau, median_d2(X, self.centroids_))
         self.errors_, self.counts_ = profile_counts(self._responsibilities(X), Y)
         self._fit_smoothing()
+        if strength is not None:
+            self.shrink_strength_ = strength
         self.model_costs_ = np.full(Y.shape[1], np.nan)
         self.n_features_in_ = X.shape[1]
         return self
@@ -322,32 +326,37 @@ class ClusterRouter(_ProfileRouter):
         return soft_assign(l2_normalise(X), self.centroids_, self.temperature_)
 
     # ------------------------------------------------------------------ automatic choices
-    def _choose(self, X: Array, Y: Array, rng: np.random.Generator) -> tuple[int, float | None]:
-        """(K, relative temperature τ) from the params, or by simulated onboarding when 'auto'.
+    def _choose(
+        self, X: Array, Y: Array, rng: np.random.Generator
+    ) -> tuple[int, float | None, float | None]:
+        """(K, relative temperature τ, shrink strength) by simulated onboarding where 'auto'.
 
-        τ is None for hard assignment or a fixed absolute ``temperature``.
+        τ is None for hard assignment or a fixed temperature; the strength is None unless it was
+        chosen here (then it replaces the beta-binomial estimate).
         """
         ks = [int(k) for k in self.cluster_grid] if self.n_clusters == "auto" else [
             int(self.n_clusters)]
         auto_t = self.assignment == "soft" and self.temperature == "auto"
         taus: list[float | None] = list(_TAU_GRID) if auto_t else [None]
-        if len(ks) == 1 and len(taus) == 1:
-            return ks[0], None
+        auto_s = self.smoothing != "laplace" and self.shrink_strength == "auto"
+        if len(ks) == 1 and len(taus) == 1 and not auto_s:
+            return ks[0], None, None
         rows = rng.permutation(len(X))
         n_b = max(min(len(X) // 3, 4 * self.n_onboard_prompts), 2)
         b_rows, a_rows = rows[:n_b], rows[n_b:]
         ks = [k for k in ks if k <= len(a_rows)] or [min(ks)]
-        best: tuple[float, int, float | None] = (np.inf, ks[0], taus[0])
+        best: tuple[float, int, float | None, float | None] = (np.inf, ks[0], taus[0], None)
         splits = [rng.permutation(len(b_rows)) for _ in range(3)]
         for k in ks:
             cent = kmeans_centroids(X[a_rows], k, 1, int(rng.integers(2**31)))
             med = median_d2(X[a_rows], cent)
             for tau in taus:
-                loss = self._simulated_loss(X, Y, a_rows, b_rows, cent,
-                                            self._abs_temperature(tau, med), splits)
-                if loss < best[0]:
-                    best = (loss, k, tau)
-        return best[1], best[2]
+                t_abs = self._abs_temperature(tau, med)
+                for loss, strength in self._simulated_losses(X, Y, a_rows, b_rows, cent, t_abs,
+                                                             splits, auto_s):
+                    if loss < best[0]:
+                        best = (loss, k, tau, strength)
+        return best[1], best[2], best[3]
 
     def _abs_temperature(self, tau: float | None, median_d2: float) -> float | None:
         if self.assignment == "hard":
@@ -356,34 +365,46 @@ class ClusterRouter(_ProfileRouter):
             return float(self.temperature)
         return float((tau if tau is not None else _TAU_GRID[1]) * median_d2)
 
-    def _simulated_loss(
+    def _simulated_losses(
         self, X: Array, Y: Array, a_rows: Array, b_rows: Array, cent: Array,
-        t_abs: float | None, splits: list[Array],
-    ) -> float:
-        """Log loss of reference models profiled from n_onboard_prompts held-out prompts."""
+        t_abs: float | None, splits: list[Array], auto_s: bool,
+    ) -> list[tuple[float, float | None]]:
+        """(loss, strength) of reference models profiled from n_onboard_prompts held-out prompts.
+
+        The loss is the *model-centred* squared error: routing decisions depend only on the
+        differences between models' predicted quality on a prompt, so a shift common to all
+        models is not penalised.
+        """
         err_a, cnt_a = profile_counts(soft_assign(X[a_rows], cent, t_abs), Y[a_rows])
         offsets = cluster_offsets(err_a, cnt_a)
-        strength = 1.0
+        strengths: list[float | None] = [None]
         if self.smoothing != "laplace":
-            if self.shrink_strength == "auto":
+            if auto_s:
                 off = offsets if self.smoothing == "hierarchical" else None
-                strength = fit_shrink_strength(err_a, cnt_a, prior_error(err_a, cnt_a, off))
+                mle = fit_shrink_strength(err_a, cnt_a, prior_error(err_a, cnt_a, off))
+                strengths = [*_STRENGTH_GRID, mle]
             else:
-                strength = float(self.shrink_strength)
+                strengths = [float(self.shrink_strength)]
         R_b = soft_assign(X[b_rows], cent, t_abs)
         n_p = min(self.n_onboard_prompts, len(b_rows) - 1)
-        losses = []
+        folds = []
         for perm in splits:
             prof, ev = perm[:n_p], perm[n_p:]
-            err, cnt = profile_counts(R_b[prof], Y[b_rows[prof]])
-            psi = smoothed_error(err, cnt, smoothing=self.smoothing, alpha=float(self.alpha),
-                                 strength=strength, offsets=offsets)
-            losses.append(log_loss(1.0 - R_b[ev] @ psi.T, Y[b_rows[ev]]))
-        return float(np.mean(losses))
+            folds.append((*profile_counts(R_b[prof], Y[b_rows[prof]]), R_b[ev], Y[b_rows[ev]]))
+        out = []
+        for strength in strengths:
+            losses = [centred_error(1.0 - R_ev @ smoothed_error(
+                err, cnt, smoothing=self.smoothing, alpha=float(self.alpha),
+                strength=1.0 if strength is None else strength, offsets=offsets).T, Y_ev)
+                for err, cnt, R_ev, Y_ev in folds]
+            out.append((float(np.mean(losses)), strength))
+        return out
 
 
 #: Relative temperatures tried (multiples of the median squared distance to the nearest centroid).
 _TAU_GRID = (0.01, 0.03, 0.1, 0.3)
+#: Shrinkage pseudo-counts tried by simulated onboarding (plus the beta-binomial estimate).
+_STRENGTH_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
 
 
 
@@ -405,6 +426,9 @@ class LearnedMapRouter(_ProfileRouter):
     n_clusters : int, default 20
     smoothing, alpha, shrink_strength
         As for :class:`ClusterRouter`.
+    objective : {"log-loss", "centred"}, default "log-loss"
+        What the map is trained to predict: each model's correctness (the paper), or the
+        per-prompt *differences* between models (what routing decisions depend on).
     l2 : float, default 1e-3
         Penalty on the distance of W from its K-means initialisation.
     max_iter : int, default 150
@@ -425,6 +449,7 @@ class LearnedMapRouter(_ProfileRouter):
         smoothing: str = "laplace",
         alpha: float = 1.0,
         shrink_strength: float | str = "auto",
+        objective: str = "log-loss",
         l2: float = 1e-3,
         max_iter: int = 150,
         random_state: int | None = None,
@@ -433,6 +458,7 @@ class LearnedMapRouter(_ProfileRouter):
         self.smoothing = smoothing
         self.alpha = alpha
         self.shrink_strength = shrink_strength
+        self.objective = objective
         self.l2 = l2
         self.max_iter = max_iter
         self.random_state = random_state
@@ -448,6 +474,9 @@ class LearnedMapRouter(_ProfileRouter):
         """Learn the soft map on the reference models' correctness, then profile them."""
         X, Y = self._validate_fit(X, Y, model_names)
         self._check_settings()
+        if self.objective not in ("log-loss", "centred"):
+            raise DataError(f"LearnedMapRouter.objective must be 'log-loss' or 'centred'; "
+                            f"found {self.objective!r}")
         if self.n_clusters > len(X):
             raise DataError(f"n_clusters={self.n_clusters} exceeds the {len(X)} training prompts")
         X = l2_normalise(X)
@@ -456,7 +485,8 @@ class LearnedMapRouter(_ProfileRouter):
         temp = _TAU_GRID[1] * median_d2(X, cent)
         W0 = np.vstack([2.0 * cent.T / temp, -(cent * cent).sum(1)[None, :] / temp])
         self.map_weights_ = train_map(X, Y, W0.astype(np.float64), self._objective_prior(X, Y, W0),
-                                       l2=float(self.l2), max_iter=self.max_iter, rng=rng)
+                                     l2=float(self.l2), max_iter=self.max_iter, rng=rng,
+                                     objective=self.objective)
         self.n_clusters_ = self.n_clusters
         self.n_features_in_ = X.shape[1]
         self.errors_, self.counts_ = profile_counts(self._responsibilities(X), Y)

@@ -100,17 +100,25 @@ def smoothed_error(
     return (errors + strength * prior) / (counts + strength)
 
 
-def log_loss(quality: Array, Y: Array) -> float:
-    """Mean binary cross-entropy of predicted quality against (possibly fractional) labels."""
-    seen = np.isfinite(Y)
-    q = np.clip(quality[seen], 1e-4, 1 - 1e-4)
-    y = Y[seen]
-    return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
+def centred_error(quality: Array, Y: Array) -> float:
+    """Mean squared error of per-prompt *differences between models* (both sides centred over
+    the models of each prompt); unknown labels (NaN) count as predicted."""
+    Y = np.where(np.isfinite(Y), Y, quality)
+    resid = (quality - quality.mean(1, keepdims=True)) - (Y - Y.mean(1, keepdims=True))
+    return float(np.mean(resid**2))
+
+
+#: K-means is fitted on at most this many prompts (a seeded sample): centroids of a few thousand
+#: prompts are as good for profiling, and the cost stays flat as training sets grow.
+KMEANS_MAX_ROWS = 4000
 
 
 def kmeans_centroids(X: Array, k: int, n_init: int, seed: int) -> Array:
+    """Seeded K-means centroids (on a sample of at most ``KMEANS_MAX_ROWS`` rows)."""
     from sklearn.cluster import KMeans
 
+    if len(X) > KMEANS_MAX_ROWS:
+        X = X[np.random.default_rng(seed).choice(len(X), KMEANS_MAX_ROWS, replace=False)]
     k = min(k, len(X))
     km = KMeans(n_clusters=k, n_init=n_init, max_iter=100, random_state=seed).fit(X)
     return np.asarray(km.cluster_centers_, dtype=np.float32)
@@ -130,9 +138,13 @@ def softmax_map(X: Array, W: Array) -> Array:
 
 def train_map(
     X: Array, Y: Array, W0: Array, prior: tuple[Array, float], *, l2: float, max_iter: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator, objective: str = "log-loss",
 ) -> Array:
-    """L-BFGS on the two-half profile-then-predict cross-entropy (see LearnedMapRouter)."""
+    """L-BFGS on the two-half profile-then-predict loss (see LearnedMapRouter).
+
+    ``objective``: ``"log-loss"`` (binary cross-entropy of each model's correctness) or
+    ``"centred"`` (squared error of the per-prompt differences between models).
+    """
     from scipy.optimize import minimize
 
     if max_iter == 0 or len(X) < 4:
@@ -143,6 +155,8 @@ def train_map(
     seen = np.isfinite(Y)
     E = np.where(seen, 1.0 - np.nan_to_num(Y), 0.0)
     N = seen.astype(np.float64)
+    # centred objective: an unknown label counts as the model's mean error (no signal)
+    E_fill = np.where(seen, E, (E.sum(0) / np.maximum(N.sum(0), 1.0))[None, :])
     pi, s = prior
     shape = W0.shape
 
@@ -156,11 +170,18 @@ def train_map(
             errs, cnt = A.T @ E[p_rows], A.T @ N[p_rows]  # (K, M)
             denom = cnt + s
             psi = (errs + s * pi) / denom
-            Pf = np.clip(Phi[f_rows] @ psi, 1e-4, 1 - 1e-4)  # predicted error
-            yf, nf = E[f_rows], N[f_rows]  # yf = observed error
-            count = max(nf.sum(), 1.0)
-            total += float(-(nf * (yf * np.log(Pf) + (1 - yf) * np.log(1 - Pf))).sum() / count)
-            G = nf * (-(yf / Pf) + (1 - yf) / (1 - Pf)) / count  # dL/dPerr
+            if objective == "centred":
+                Pf = Phi[f_rows] @ psi
+                r = _centre(E_fill[f_rows]) - _centre(Pf)
+                total += float((r**2).sum() / r.size)
+                G = -2.0 * r / r.size  # r is centred, so the centring's Jacobian drops out
+            else:
+                Pf = np.clip(Phi[f_rows] @ psi, 1e-4, 1 - 1e-4)  # predicted error
+                yf, nf = E[f_rows], N[f_rows]  # yf = observed error
+                count = max(nf.sum(), 1.0)
+                total += float(-(nf * (yf * np.log(Pf) + (1 - yf) * np.log(1 - Pf))).sum()
+                               / count)
+                G = nf * (-(yf / Pf) + (1 - yf) / (1 - Pf)) / count  # dL/dPerr
             dPhi[f_rows] += G @ psi.T
             H = Phi[f_rows].T @ G  # dL/dpsi (K, M)
             dPhi[p_rows] += E[p_rows] @ (H / denom).T - N[p_rows] @ (H * psi / denom).T
@@ -174,3 +195,7 @@ def train_map(
     res = minimize(loss_grad, W0.ravel(), jac=True, method="L-BFGS-B",
                    options={"maxiter": max_iter})
     return np.asarray(res.x.reshape(shape))
+
+
+def _centre(A: Array) -> Array:
+    return A - A.mean(1, keepdims=True)

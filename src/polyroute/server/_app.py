@@ -16,6 +16,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from polyroute.config import resolve_cache_dir
-from polyroute.engine import HttpxUpstream, RoutingEngine
+from polyroute.engine import RoutingEngine, Upstream, make_upstream
 from polyroute.exceptions import PolyrouteError
 from polyroute.gateway_config import GatewaySettings, env_secret_lookup
 from polyroute.pool import ModelPool
@@ -71,8 +72,10 @@ class Gateway:
     store: StateStore
     auth: Authenticator
     metrics: GatewayMetrics
-    upstream: HttpxUpstream
+    upstream: Upstream
     started_at: int
+    #: One worker thread for prompt embedding (onnxruntime releases the GIL).
+    embed_executor: ThreadPoolExecutor
 
     def learned_profile_name(self) -> str | None:
         return next((p.name for p in self.settings.profiles if p.strategy == "learned"), None)
@@ -122,20 +125,24 @@ class GatewayApp:
         if pool.seed(s.models):
             logger.info("pool seeded from config with %d models (%s)", len(s.models), path)
         metrics = GatewayMetrics()
-        upstream = HttpxUpstream(connect_timeout_s=s.retry.connect_timeout_s)
+        upstream = make_upstream(s.server.upstream_client,
+                                 connect_timeout_s=s.retry.connect_timeout_s)
         engine = RoutingEngine(s, pool, store=store, upstream=upstream,
                                secret_lookup=self._secret_lookup, encoders=self._encoders,
                                routers=self._routers, observer=metrics,
                                config_dir=self._config_dir)
         engine.start()
         auth = Authenticator(s.security, self._secret_lookup, store)
-        self.gateway = Gateway(s, engine, pool, store, auth, metrics, upstream, int(time.time()))
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polyroute-embed")
+        self.gateway = Gateway(s, engine, pool, store, auth, metrics, upstream, int(time.time()),
+                               executor)
         return self.gateway
 
     async def shutdown(self) -> None:
         gw, self.gateway = self.gateway, None
         if gw is not None:
             gw.engine.close()
+            gw.embed_executor.shutdown(wait=False, cancel_futures=True)
             await gw.upstream.aclose()
             gw.pool.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from typing import TYPE_CHECKING, Any
@@ -107,9 +108,15 @@ def decision_headers(decision: RouteDecision, deployment: str | None = None,
     return headers
 
 
-def _decide(gw: Gateway, req: Request, log: RequestLog) -> tuple[dict[str, Any], RouteDecision]:
+async def _decide(gw: Gateway, req: Request, log: RequestLog
+                  ) -> tuple[dict[str, Any], RouteDecision]:
     body = parse_chat_body(req)
-    decision = gw.engine.route(route_request(body, req))
+    request = route_request(body, req)
+    embedding = None
+    if gw.engine.needs_embedding(request.model):  # encoder work off the event loop
+        embedding = await asyncio.get_running_loop().run_in_executor(
+            gw.embed_executor, gw.engine.embed, request)
+    decision = gw.engine.route(request, embedding=embedding)
     log.profile, log.model = decision.profile, decision.model
     gw.metrics.decisions.labels(decision.profile or "", decision.model, decision.strategy).inc()
     body.pop("polyroute", None)
@@ -117,7 +124,7 @@ def _decide(gw: Gateway, req: Request, log: RequestLog) -> tuple[dict[str, Any],
 
 
 async def chat_completions(gw: Gateway, req: Request, send: Send, log: RequestLog) -> None:
-    body, decision = _decide(gw, req, log)
+    body, decision = await _decide(gw, req, log)
     key = req.headers.get(SESSION_HEADER) or (body.get("user") if isinstance(
         body.get("user"), str) else None)
     if body.get("stream"):
@@ -154,7 +161,7 @@ async def _stream(gw: Gateway, decision: RouteDecision, body: dict[str, Any], ke
 
 
 async def route_only(gw: Gateway, req: Request, send: Send, log: RequestLog) -> None:
-    _, decision = _decide(gw, req, log)
+    _, decision = await _decide(gw, req, log)
     await send_json(send, 200, {"object": "polyroute.route", **decision.to_dict()},
                     decision_headers(decision))
 
