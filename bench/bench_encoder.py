@@ -75,7 +75,11 @@ def sample_prompts(n: int, *, offset: int = 0) -> list[str]:
     return [str(p) for p in prompts[order[offset:offset + n]]]
 
 
-def latency_ms(encoder: Encoder, texts: Sequence[str], *, warmup: int = 20) -> dict[str, float]:
+BUCKETS = ((2, 16), (17, 64), (65, 128), (129, 256))  # tokens, [CLS]/[SEP] included
+
+
+def latency_ms(encoder: Encoder, texts: Sequence[str], n_tokens: np.ndarray, *,
+               warmup: int = 20) -> dict[str, Any]:
     for text in texts[:warmup]:
         encoder.encode([text])
     times = []
@@ -83,10 +87,17 @@ def latency_ms(encoder: Encoder, texts: Sequence[str], *, warmup: int = 20) -> d
         start = time.perf_counter()
         encoder.encode([text])
         times.append((time.perf_counter() - start) * 1e3)
-    p50, p90, p99 = np.percentile(times, [50, 90, 99])
+    arr = np.asarray(times)
+    p50, p90, p99 = np.percentile(arr, [50, 90, 99])
+    by_len = {}
+    for lo, hi in BUCKETS:
+        sel = arr[(n_tokens >= lo) & (n_tokens <= hi)]
+        if sel.size:
+            by_len[f"{lo}-{hi}"] = {"n": int(sel.size),
+                                    "p50_ms": round(float(np.median(sel)), 3)}
     return {"p50_ms": round(float(p50), 3), "p90_ms": round(float(p90), 3),
             "p99_ms": round(float(p99), 3), "mean_ms": round(statistics.fmean(times), 3),
-            "n": len(times)}
+            "n": len(times), "p50_by_tokens": by_len}
 
 
 def throughput(encoder: Encoder, texts: Sequence[str], *, batch_size: int = 64) -> dict[str, float]:
@@ -143,7 +154,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     thr_texts = sample_prompts(args.n_throughput, offset=args.n_latency)
     encoders: dict[str, Encoder] = {}
     start = time.perf_counter()
-    encoders["minilm"] = MiniLMEncoder(num_threads=threads)
+    onnx_encoder = MiniLMEncoder(num_threads=threads)
+    encoders["minilm"] = onnx_encoder
     init = {"minilm": round(time.perf_counter() - start, 2)}
     if not args.skip_st:
         import torch
@@ -152,12 +164,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         start = time.perf_counter()
         encoders["minilm-st"] = make_encoder("minilm-st")
         init["minilm-st"] = round(time.perf_counter() - start, 2)
-    results: dict[str, Any] = {"encoders": {}}
+    n_tokens = onnx_encoder.token_counts(lat_texts)
+    results: dict[str, Any] = {"encoders": {}, "latency_prompt_tokens": {
+        "median": float(np.median(n_tokens)), "p90": float(np.percentile(n_tokens, 90))}}
     for name, enc in encoders.items():
         results["encoders"][name] = {
             "encoder_id": enc.encoder_id,
             "init_s": init[name],
-            "latency": timed(f"{name} latency", lambda e=enc: latency_ms(e, lat_texts)),
+            "latency": timed(f"{name} latency",
+                             lambda e=enc: latency_ms(e, lat_texts, n_tokens)),
             "throughput": timed(f"{name} throughput", lambda e=enc: throughput(e, thr_texts)),
         }
     all_prompts = [str(p) for p in load_dataset("routerdc").prompts]
@@ -191,9 +206,22 @@ def markdown(res: dict[str, Any]) -> str:
                      f"{lat['p90_ms']} | {lat['p99_ms']} | {thr['prompts_per_s']} |")
     c = res["cache_lookup"]
     first = next(iter(res["encoders"].values()))
+    tok = res["latency_prompt_tokens"]
     lines += [
-        "", (f"Latency: one prompt per call, {first['latency']['n']} real RouterDC prompts (seeded "
-        f"sample, after 20 warm-up calls). Throughput: {first['throughput']['n']} other prompts."),
+        "", "Single-prompt latency p50 (ms) by prompt length in tokens:", "",
+        "| encoder | " + " | ".join(f"{lo}-{hi} tokens" for lo, hi in BUCKETS) + " |",
+        "|---|" + "---:|" * len(BUCKETS),
+    ]
+    for name, r in res["encoders"].items():
+        cells = []
+        for lo, hi in BUCKETS:
+            b = r["latency"]["p50_by_tokens"].get(f"{lo}-{hi}")
+            cells.append(f"{b['p50_ms']} (n={b['n']})" if b else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [
+        "", (f"Latency: one prompt per call, {first['latency']['n']} real RouterDC prompts "
+             f"(seeded sample, median {tok['median']:g} tokens, p90 {tok['p90']:g}; after 20 "
+             f"warm-up calls). Throughput: {first['throughput']['n']} other prompts."),
         "", (f"Embedding cache: looking up {c['n_texts']} cached texts (all RouterDC prompts) "
         f"with `encode_cached` takes {c['median_s']} s (median of {c['repeats']}; first call "
         f"{c['first_s']} s); the SQLite file is {c['cache_file_mb']} MB."), "",

@@ -72,7 +72,8 @@ async def _upstream(port: int) -> None:
 
 
 # ------------------------------------------------------------------------------ gateway role
-def _gateway(port: int, upstream: str, profile_out: str | None, router: str | None) -> None:
+def _gateway(port: int, upstream: str, profile_out: str | None, router: str | None,
+             fast_router: str | None) -> None:
     import uvicorn
 
     from polyroute.gateway_config import GatewaySettings, load_gateway_settings
@@ -83,9 +84,13 @@ def _gateway(port: int, upstream: str, profile_out: str | None, router: str | No
         model["deployments"] = [{"name": "local", "base_url": upstream}]
     data["server"] = {**data["server"], "ephemeral_pool": True, "access_log": False}
     data["security"] = {**data["security"], "client_keys": [{"name": "bench", "env": "BENCH_KEY"}]}
-    if router:
-        data["profiles"] = [{**p, "router": router} if p["strategy"] == "learned" else p
-                            for p in data["profiles"]]
+    for profile in data["profiles"]:
+        if profile["strategy"] == "learned":  # every request pays for its embedding
+            profile["embedding_cache"] = 0
+            profile["router"] = router or profile["router"]
+    if fast_router:  # the same UniRoute method on hashing features: no neural encoder
+        data["profiles"].append({"name": "auto-fast", "router": fast_router,
+                                 "embedding_cache": 0})
     settings = GatewaySettings.model_validate(data)
     app = create_app(settings, environ={"BENCH_KEY": KEY})
     app.startup()
@@ -182,14 +187,14 @@ def _wrk(port: int, bodies: list[bytes], connections: int, seconds: int) -> dict
     """Throughput with wrk (1 thread) cycling through ``bodies``."""
     lua = ["bodies = {"] + [f"  {json.dumps(b.decode())}," for b in bodies] + ["}", "i = 0",
            "request = function()", "  i = i % #bodies + 1",
-           '  return wrk.format("POST", "/v1/chat/completions", {["content-type"] = '
-           f'"application/json", ["authorization"] = "Bearer {KEY}"}}, bodies[i])', "end",
+           ('  return wrk.format("POST", "/v1/chat/completions", {["content-type"] = '
+           f'"application/json", ["authorization"] = "Bearer {KEY}"}}, bodies[i])'), "end",
            "done = function(summary, latency, requests)",
-           '  io.write(string.format("JSON{\\"requests\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,'
+           ('  io.write(string.format("JSON{\\"requests\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,'
            '\\"p50_us\\":%d,\\"p99_us\\":%d}\\n", summary.requests, summary.errors.status + '
            'summary.errors.connect + summary.errors.read + summary.errors.write + '
            'summary.errors.timeout, summary.errors.status, latency:percentile(50), '
-           'latency:percentile(99)))', "end"]
+           'latency:percentile(99)))'), "end"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write("\n".join(lua))
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", fh.name,
@@ -219,6 +224,38 @@ def _wait(port: int, timeout_s: float = 120.0) -> None:
     raise RuntimeError(f"nothing listening on port {port} after {timeout_s}s")
 
 
+def _embed_times(prompts: list[str]) -> dict[str, Any]:
+    """MiniLM (1 ONNX thread, as in the gateway) on the same prompts, in this process."""
+    from polyroute.encoders import make_encoder
+
+    enc = make_encoder("minilm", num_threads=1)
+    enc.encode(prompts[:3])
+    times, tokens = [], []
+    for p in prompts:
+        t0 = time.perf_counter()
+        enc.encode([p])
+        times.append((time.perf_counter() - t0) * 1e3)
+        tokens.append(len(enc._tokenizer.encode(p).ids))
+    return {"n": len(times), "p50_ms": round(float(np.median(times)), 3),
+            "p99_ms": round(float(np.percentile(times, 99)), 3),
+            "tokens_p50": float(np.median(tokens)), "tokens_max": int(max(tokens))}
+
+
+def _fit_hashing_router(out: Path) -> str:
+    """UniRoute K-means (K=16) on hashing features of RouterBench train, saved under ``out``."""
+    from polyroute.data import load_dataset
+    from polyroute.encoders import HashingEncoder
+    from polyroute.routers import make_router
+
+    ds = load_dataset("routerbench")
+    train = ds.splits["train"]
+    X = HashingEncoder().encode([str(p) for p in ds.prompts[train]])
+    router = make_router("uniroute-kmeans", n_clusters=16, random_state=0)
+    router.fit(X, ds.scores[train], model_names=list(ds.model_names))
+    router.encoder_ = "hashing"
+    return str(router.save(out / "router"))
+
+
 def _prompts(n: int) -> list[str]:
     from polyroute.data import load_dataset
 
@@ -238,6 +275,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         gw_cmd += ["--profile-out", args.profile]
     if args.router:
         gw_cmd += ["--router", args.router]
+    fast_dir = tempfile.mkdtemp(prefix="polyroute-bench-")
+    gw_cmd += ["--fast-router", _fit_hashing_router(Path(fast_dir))]
     procs.append(subprocess.Popen(gw_cmd, env=env))
     try:
         _wait(up_port)
@@ -248,17 +287,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         streamed = [_body(CONCRETE, p, stream=True) for p in prompts]
         _latency(gw_port, up_port, concrete[:50], 1)  # warm-up: connections, caches, JIT-free
         _latency(gw_port, up_port, auto[:50], 1)
+        fast = [_body("auto-fast", p) for p in prompts]
         res: dict[str, Any] = {
+            "latency_auto_hashing": _latency(gw_port, up_port, fast, args.rounds),
             "latency_concrete": _latency(gw_port, up_port, concrete, args.rounds),
             "latency_auto": _latency(gw_port, up_port, auto, args.rounds),
             "stream_ttfb": _latency(gw_port, up_port, streamed, args.rounds, stream=True),
         }
+        res["embedding_in_bench_process"] = _embed_times(prompts)
         secs = args.seconds
         res["throughput"] = {
             "concrete_c1": _wrk(gw_port, concrete, 1, secs),
             "concrete_c32": _wrk(gw_port, concrete, 32, secs),
             "auto_c1": _wrk(gw_port, auto, 1, secs),
             "auto_c32": _wrk(gw_port, auto, 32, secs),
+            "auto_hashing_c32": _wrk(gw_port, fast, 32, secs),
             "direct_c32": _wrk(up_port, concrete, 32, secs),
         }
         return res
@@ -270,46 +313,49 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             p.terminate()
         for p in procs:
             p.wait(timeout=20)
+        shutil.rmtree(fast_dir, ignore_errors=True)
+
+
+def _row(label: str, r: dict[str, Any], target: str) -> str:
+    return (f"| {label} | {r['n']} | {r['direct_p50_ms']:.3f} | {r['gateway_p50_ms']:.3f} | "
+            f"**{r['added_p50_ms']:.3f}** | {r['added_p99_ms']:.3f} | {target} |")
 
 
 def _markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
     lc, la, st, tp = (res["latency_concrete"], res["latency_auto"], res["stream_ttfb"],
                       res["throughput"])
+    emb = res["embedding_in_bench_process"]
+    labels = {"concrete_c1": "gateway, concrete model", "concrete_c32": "gateway, concrete model",
+              "auto_c1": "gateway, `auto`", "auto_c32": "gateway, `auto`",
+              "auto_hashing_c32": "gateway, `auto-fast` (hashing)",
+              "direct_c32": "upstream direct (reference)"}
     lines = [
-        "# Gateway overhead on loopback",
-        "",
+        "# Gateway overhead on loopback", "",
         f"Command: `{meta['command']}`  ",
-        f"Machine: {meta['machine']}; load average at start {meta['loadavg']}; "
-        f"{meta['date']}.",
-        "",
-        "Upstream: a raw-asyncio server answering instantly; gateway: `create_app` on uvicorn "
-        "(uvloop, httptools), 1 worker, access log off, all 11 default models pointing at the "
-        f"upstream; prompts: {meta['n_prompts']} RouterBench test prompts (distinct, real "
-        "lengths). Latency: sequential keep-alive requests, gateway and direct interleaved; "
-        "added = gateway percentile minus direct percentile.",
-        "",
+        (f"Machine: {meta['machine']}; load average at start {meta['loadavg']} (shared "
+         f"with other jobs); {meta['date']}."), "",
+        ("Upstream: a raw-asyncio server answering instantly; gateway: `create_app` on uvicorn "
+         "(uvloop, httptools), 1 worker, access log off, all 11 default models pointing at the "
+         f"upstream; prompts: {meta['n_prompts']} RouterBench test prompts (distinct, real "
+         "lengths). Latency: sequential keep-alive requests, gateway and direct interleaved; "
+         "added = gateway percentile minus direct percentile."), "",
         "| path | n | direct p50 ms | gateway p50 ms | **added p50 ms** | added p99 ms | target |",
         "|---|---:|---:|---:|---:|---:|---|",
-        f"| concrete model (`{CONCRETE}`) | {lc['n']} | {lc['direct_p50_ms']:.3f} | "
-        f"{lc['gateway_p50_ms']:.3f} | **{lc['added_p50_ms']:.3f}** | {lc['added_p99_ms']:.3f} "
-        "| p50 ≤ 2 ms |",
-        f"| `auto` (MiniLM embedding + UniRoute) | {la['n']} | {la['direct_p50_ms']:.3f} | "
-        f"{la['gateway_p50_ms']:.3f} | **{la['added_p50_ms']:.3f}** | {la['added_p99_ms']:.3f} "
-        "| p50 ≤ 8 ms |",
-        f"| streaming, time to first byte | {st['n']} | {st['direct_p50_ms']:.3f} | "
-        f"{st['gateway_p50_ms']:.3f} | **{st['added_p50_ms']:.3f}** | {st['added_p99_ms']:.3f} "
-        "| |",
-        "",
-        "Throughput (wrk, 1 thread, sustained; the load generator shares the 2 cores):",
-        "",
+        _row(f"concrete model (`{CONCRETE}`)", lc, "p50 ≤ 2 ms"),
+        _row("`auto` (MiniLM embedding + UniRoute decision)", la, "p50 ≤ 8 ms"),
+        _row("`auto-fast` (hashing features + UniRoute, no neural encoder)",
+             res["latency_auto_hashing"], ""),
+        _row("streaming, time to first byte (concrete)", st, ""), "",
+        (f"Embedding alone (MiniLM ONNX, 1 thread, same prompts, measured in the load "
+         f"generator's process): p50 {emb['p50_ms']:.2f} ms, p99 {emb['p99_ms']:.2f} ms "
+         f"(prompt length p50 {emb['tokens_p50']:.0f} tokens, max {emb['tokens_max']}). "
+         f"`auto` minus embedding p50 ≈ {la['added_p50_ms'] - emb['p50_ms']:.2f} ms."), "",
+        "Throughput (wrk, 1 thread, sustained; the load generator shares the 2 cores):", "",
         "| target | connections | req/s | p50 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, row in tp.items():
-        label = {"concrete_c1": "gateway, concrete model", "concrete_c32": "gateway, concrete model",
-                 "auto_c1": "gateway, `auto`", "auto_c32": "gateway, `auto`",
-                 "direct_c32": "upstream direct (reference)"}[name]
-        lines.append(f"| {label} | {row['connections']} | {row['req_per_s']:.0f} | "
+        lines.append(f"| {labels[name]} | {row['connections']} | {row['req_per_s']:.0f} | "
                      f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['errors']} |")
     return "\n".join(lines) + "\n"
 
@@ -330,6 +376,7 @@ def main() -> None:
     ap.add_argument("--upstream")
     ap.add_argument("--profile-out")
     ap.add_argument("--router", help="router artifact for `auto` (default: builtin:default)")
+    ap.add_argument("--fast-router")
     ap.add_argument("--profile", help="write a cProfile report of the gateway to this file")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--print-costs", action="store_true")
@@ -343,7 +390,7 @@ def main() -> None:
         uvloop.run(_upstream(args.port))
         return
     if args.role == "gateway":
-        _gateway(args.port, args.upstream, args.profile_out, args.router)
+        _gateway(args.port, args.upstream, args.profile_out, args.router, args.fast_router)
         return
     if args.print_costs:
         _print_costs()

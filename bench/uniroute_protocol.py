@@ -127,6 +127,8 @@ METHODS: dict[str, Method] = {
                                  n_onboard_prompts=400),
     "uniroute-shrink-soft": _uniroute("uniroute-kmeans", n_clusters="auto", smoothing="shrink",
                                       assignment="soft", n_onboard_prompts=400),
+    "uniroute-multi": _uniroute("uniroute-kmeans", n_clusters="multi", smoothing="shrink",
+                                assignment="soft", n_onboard_prompts=400),
     "uniroute-hier-soft": _uniroute("uniroute-kmeans", n_clusters="auto",
                                     smoothing="hierarchical", assignment="soft",
                                     n_onboard_prompts=400),
@@ -220,7 +222,7 @@ def main() -> None:
         if seed in done:
             continue
         trial = make_trial(ds, X, seed, dev=args.dev, n_val_max=n_val_max)
-        n_here = [v for v in n_vals if v <= len(trial.val)] or [len(trial.val)]
+        n_here = sorted({min(v, len(trial.val)) for v in n_vals})  # RouterBench: val < 400
         rec = run_trial(trial, n_here, methods)
         with out.open("a") as fh:
             fh.write(json.dumps(rec) + "\n")

@@ -151,6 +151,8 @@ class RoutingProfile(_Frozen):
     encoder: str | None = None
     #: Keyword arguments of ``make_encoder`` (e.g. ``{num_threads: 1}``).
     encoder_params: dict[str, Any] = Field(default_factory=dict)
+    #: Prompt embeddings kept in an LRU cache (0 = off): repeated prompts skip the encoder.
+    embedding_cache: int = Field(4096, ge=0)
     cost_weight: float = 0.1
     cost_weight_range: tuple[float, float] = (0.0, 1.0)
     #: Models the profile may choose (default: every pool model the router knows).

@@ -49,8 +49,9 @@ def test_prompts_cover_chinese_code_and_truncation(
     assert len(real_prompts) >= 25
     assert any("\u4e00" <= ch <= "\u9fff" for p in real_prompts for ch in p)
     assert any("def " in p for p in real_prompts)
-    n_tokens = [len(onnx_encoder._tokenizer.encode(p).ids) for p in real_prompts]
-    assert max(n_tokens) == 256  # truncated at max_seq_length
+    n_tokens = onnx_encoder.token_counts(real_prompts)
+    assert n_tokens.max() == 256  # truncated at max_seq_length
+    assert onnx_encoder.token_counts(["", "hello world"]).tolist() == [2, 4]  # [CLS] .. [SEP]
 
 
 def test_onnx_matches_sentence_transformers(

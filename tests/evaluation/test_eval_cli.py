@@ -106,3 +106,23 @@ def test_bad_inputs_give_one_line_errors(argv: list[str], message: str, routing_
     err = capsys.readouterr().err.strip()
     assert err.startswith("polyroute: error: ") and "\n" not in err
     assert message in err
+
+
+def test_route_fits_a_registry_router_on_the_fly(routing_file: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["route", "history question", "--router", "zero-router", "--dataset",
+                 str(routing_file), "--task-column", "task", "--split-column", "split",
+                 "--encoder", "hashing", "--cost-weight", "1000", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    # an enormous λ makes the cheapest model (cost 1) win whatever the predicted quality
+    assert info["model"] == "model-0"
+    assert [r["cost"] for r in info["top"]][:1] == [1.0]
+
+
+def test_eval_with_an_explicit_cost_weight_grid(routing_file: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--dataset", str(routing_file), "--task-column", "task",
+                 "--split-column", "split", "--router", "zero-router", "--cost-weights", "0.5",
+                 "0.01", "--no-write", "--json"]) == 0
+    curve = json.loads(capsys.readouterr().out)["tests"]["test"]["routers"]["zero-router"]["curve"]
+    assert curve["cost_weights"] == [0.0, 0.01, 0.5]

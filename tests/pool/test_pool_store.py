@@ -10,7 +10,7 @@ import pytest
 
 from polyroute.exceptions import DataError, UnknownComponentError
 from polyroute.gateway_config import ModelSettings
-from polyroute.pool import POOL_TOPIC, ModelPool, parse_deployment, parse_model
+from polyroute.pool import ModelPool, parse_deployment, parse_model
 from polyroute.state import InMemoryStateStore
 
 SEED = [ModelSettings(name="b-model", cost_per_query_usd=0.1),
@@ -36,7 +36,7 @@ def test_seeds_once_keeps_config_order_and_persists_in_wal_mode(tmp_path: Path) 
 def test_every_change_bumps_the_version_and_is_published() -> None:
     store = InMemoryStateStore()
     seen: list[int] = []
-    store.subscribe(POOL_TOPIC, lambda version, payload: seen.append(payload["version"]))
+    store.subscribe(ModelPool.TOPIC, lambda version, payload: seen.append(payload["version"]))
     pool = ModelPool(":memory:", store=store)
     pool.seed(SEED)
     pool.upsert_deployment("b-model", parse_deployment({"name": "x",

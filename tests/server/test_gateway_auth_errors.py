@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import httpx
 import openai
 import pytest
-from gateway_helpers import ADMIN_KEY, CLIENT_KEY, MATH, client
+from gateway_helpers import ADMIN_KEY, CLIENT_KEY, ENV, MATH, client, settings_for
+
+from polyroute.gateway_config import GatewaySettings
+from polyroute.server import create_app
+from polyroute.testing import ServerThread
 
 ROUTES = [
     ("POST", "/v1/chat/completions"),
@@ -136,3 +143,38 @@ def test_model_without_deployments_gets_503_that_says_how_to_add_one(gateway_fac
         client(srv).chat.completions.create(model="cheap", messages=MATH)
     assert info.value.status_code == 503
     assert "/admin/models/<model>/deployments" in str(info.value)
+
+
+async def _echoing_401(scope, receive, send) -> None:
+    """An upstream that rejects the key and echoes it back, as some providers do."""
+    if scope["type"] != "http":
+        return
+    auth = dict(scope["headers"]).get(b"authorization", b"").decode()
+    body = json.dumps({"error": {"message": f"Incorrect API key provided: {auth}"}}).encode()
+    await send({"type": "http.response.start", "status": 401,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_provider_keys_never_reach_clients_or_logs(tiny_router, encoder, caplog) -> None:
+    provider_key = "sk-provider-SECRET-123"
+    with ServerThread(_echoing_401, lifespan="off") as up:
+        data = settings_for({"cheap": [up.url + "/v1"]}).model_dump(mode="python")
+        data["models"][2]["deployments"][0]["api_key_env"] = "PROVIDER_KEY"
+        data["server"]["access_log"] = True
+        app = create_app(GatewaySettings.model_validate(data),
+                         environ={**ENV, "PROVIDER_KEY": provider_key},
+                         encoders={"hashing": encoder}, routers={"auto": tiny_router})
+        caplog.set_level(logging.INFO)
+        with ServerThread(app) as srv, httpx.Client(
+                base_url=srv.url, headers={"authorization": f"Bearer {CLIENT_KEY}"}) as http:
+            resp = http.post("/v1/chat/completions", json={"model": "cheap", "messages": MATH})
+            listing = http.get("/v1/models").text
+            pool = http.get("/admin/pool", headers={"authorization": f"Bearer {ADMIN_KEY}"})
+    assert resp.status_code == 502
+    assert "Incorrect API key provided: Bearer ***" in resp.json()["error"]["message"]
+    for text in (resp.text, listing, pool.text, caplog.text):
+        assert provider_key not in text and CLIENT_KEY not in text and ADMIN_KEY not in text
+    assert '"client":"tester"' in caplog.text  # the access log names the key, never shows it
+    assert "PROVIDER_KEY" in pool.text  # the admin sees which variable holds the key

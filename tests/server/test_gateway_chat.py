@@ -144,3 +144,21 @@ def test_round_robin_profile_and_language_rule(gateway_factory, upstreams) -> No
     seen = [c.chat.completions.with_raw_response.create(model="rr", messages=MATH)
             .headers["x-polyroute-model"] for _ in range(6)]
     assert seen == ["math-pro", "poet", "cheap"] * 2
+
+
+def test_session_key_sticks_to_one_deployment_with_consistent_hashing(gateway_factory) -> None:
+    with FakeUpstream() as u0, FakeUpstream() as u1, FakeUpstream() as u2:
+        models = [{"name": "cheap", "balancer": "consistent-hash", "deployments": [
+            {"name": f"d{i}", "base_url": u.base_url} for i, u in enumerate((u0, u1, u2))]}]
+        srv = gateway_factory({}, models=models, profiles=[
+            {"name": "rr", "strategy": "round-robin"}])
+        c = client(srv)
+
+        def deployment(session: str) -> str:
+            return c.chat.completions.with_raw_response.create(
+                model="cheap", messages=MATH, extra_headers={"x-polyroute-session": session}
+            ).headers["x-polyroute-deployment"]
+
+        for session in ("alice", "bob", "carol"):
+            assert len({deployment(session) for _ in range(5)}) == 1
+        assert len({deployment(f"user-{i}") for i in range(30)}) == 3

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from gateway_helpers import MATH, MODELS
 
+from polyroute.engine import builtin_router_path
 from polyroute.routers import BaseRouter
 
 
@@ -71,7 +72,8 @@ def test_serve_prints_how_to_add_endpoints_and_answers_route_decisions(
 def test_serve_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("server:\n  port: -1\n")
     out = subprocess.run([sys.executable, "-m", "polyroute.cli", "serve", "--config",
-                          str(tmp_path / "bad.yaml")], capture_output=True, text=True, timeout=60)
+                          str(tmp_path / "bad.yaml")], check=False, capture_output=True,
+                         text=True, timeout=60)
     assert out.returncode == 2
     assert out.stderr.startswith("polyroute: error: invalid gateway config")
     assert "bad.yaml:2: server.port" in out.stderr and "Traceback" not in out.stderr
@@ -79,7 +81,9 @@ def test_serve_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_routes_real_recorded_answers_end_to_end(data_dir: Path) -> None:
+    if not (builtin_router_path() / "router.json").is_file():
+        pytest.skip("the default router artifact is not shipped in this checkout")
     out = subprocess.run([sys.executable, "-m", "polyroute.cli", "demo", "--requests", "6"],
-                         capture_output=True, text=True, timeout=600)
+                         check=False, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     assert "routed:" in out.stdout and "correct" in out.stdout

@@ -75,7 +75,7 @@ def test_auto_choices_and_soft_hierarchical_variant(clustered):
     router = _fit(clustered, n_clusters="auto", cluster_grid=(2, 6, 24), smoothing="hierarchical",
                   assignment="soft", n_onboard_prompts=200)
     assert router.n_clusters_ in (6, 24)  # 2 clusters cannot separate the specialists
-    assert router.temperature_ > 0 and router.shrink_strength_ > 0
+    assert router.temperatures_[0] > 0 and router.shrink_strength_ > 0
     scores = router.predict_scores(clustered["X"][2000:])
     assert np.all((scores >= 0) & (scores <= 1))
 
@@ -128,3 +128,19 @@ def test_learned_map_beats_its_kmeans_start_on_correctness(clustered):
         loss[max_iter] = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     assert loss[60] <= loss[0] + 0.01
     assert loss[60] < 0.55  # far better than a constant (~0.69 for this new model)
+
+
+def test_multi_resolution_ensemble_averages_clusterings(clustered, tmp_path):
+    data = clustered
+    router = _fit(data, n_clusters="multi", cluster_grid=(3, 6, 12), smoothing="shrink",
+                  assignment="soft", n_onboard_prompts=200)
+    assert router.block_sizes_.tolist() == [3, 6, 12] and router.n_clusters_ == 21
+    assert np.allclose(router.counts_.sum(1), 3 * 1600)  # every prompt counted once per block
+    router.add_models(data["X"][1600:2000], data["Y"][1600:2000, 4:], ["new"])
+    scores = router.predict_scores(data["X"][2000:])
+    assert np.all((scores >= 0) & (scores <= 1))
+    truth = data["acc"][4, data["group"][2000:]]
+    assert np.abs(scores[:, 4] - truth).mean() < 0.15
+    router.save(tmp_path / "m")
+    np.testing.assert_allclose(load_router(tmp_path / "m").predict_scores(data["X"][:20]),
+                               router.predict_scores(data["X"][:20]))

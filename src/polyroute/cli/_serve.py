@@ -122,7 +122,7 @@ def _print_banner(settings: GatewaySettings, gateway: Any, client_key: str | Non
                                            else "MODEL")
     lines = [(f"polyroute gateway on {url}  (profiles: "
              f"{', '.join(p.name for p in settings.profiles) or 'none'})")]
-    served = None
+    served: int | None = sum(bool(m.deployments) for m in settings.models)
     if gateway is not None:
         view = gateway.engine.view()
         served = sum(bool(r.deployments) for r in view.routes.values())
@@ -169,6 +169,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from polyroute.data import load_dataset
     from polyroute.testing import FakeUpstream, FaultConfig, ServerThread, replay_responder
 
+    for noisy in ("httpx", "httpx2", "polyroute.engine._engine", "polyroute.server._app"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     ds = load_dataset("routerbench", data_dir=args.data_dir)
     respond = replay_responder("routerbench", data_dir=args.data_dir)
     flaky = FaultConfig(error_rates={500: 0.25}, drop_connection_rate=0.1, seed=1)
@@ -182,6 +184,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         key = "sk-demo-" + secrets.token_urlsafe(12)
         app = create_app(settings, environ={_DEMO_KEY_ENV: key})
         print("starting the gateway (loading the router and the encoder) ...", flush=True)
+        app.startup()  # a missing router artifact is reported here, in one line
         with ServerThread(app) as srv:
             client = openai.OpenAI(base_url=srv.url + "/v1", api_key=key, max_retries=0)
             rng = np.random.default_rng(0)
@@ -211,9 +214,15 @@ def _demo_settings(base: GatewaySettings, good_url: str, bad_url: str) -> Gatewa
 
 
 def _demo_call(client: Any, ds: Any, i: int, lam: float) -> dict[str, Any]:
-    raw = client.chat.completions.with_raw_response.create(
-        model="auto", messages=[{"role": "user", "content": ds.prompts[i]}],
-        extra_body={"polyroute": {"cost_weight": lam}})
+    import openai
+
+    try:
+        raw = client.chat.completions.with_raw_response.create(
+            model="auto", messages=[{"role": "user", "content": ds.prompts[i]}],
+            extra_body={"polyroute": {"cost_weight": lam}})
+    except openai.APIError as exc:  # shown in the table: the demo is about what happened
+        return {"row": i, "task": str(ds.tasks[i]), "lambda": lam, "model": None,
+                "deployment": "-", "answer": f"error: {exc}"[:60]}
     answer = raw.parse().choices[0].message.content or ""
     return {"row": i, "task": str(ds.tasks[i]), "lambda": lam,
             "model": raw.headers["x-polyroute-model"],
@@ -227,6 +236,10 @@ def _print_demo(table: list[dict[str, Any]], names: list[str], ds: Any, rows: An
     print(f"\n{'task':<14} {'λ':>4}  {'model':<34} {'deployment':<12} {'ok':<3} answer")
     total_ok = total_cost = 0.0
     for row in table:
+        if row["model"] is None:
+            print(f"{row['task']:<14} {row['lambda']:>4g}  {'-':<34} {'-':<12} {'-':<3} "
+                  f"{row['answer']}")
+            continue
         j = names.index(row["model"])
         score = ds.scores[row["row"], j]
         ok = "yes" if score > 0 else "no"
@@ -243,5 +256,8 @@ def _print_demo(table: list[dict[str, Any]], names: list[str], ds: Any, rows: An
         line += (f", ${total_cost:.4f}  |  always gpt-4-1106-preview: {gpt4_ok:.0f}/{n}, "
                  f"${float(costs[rows, best].sum()):.4f}")
     print(line)
-    print(f"the flaky upstream failed {upstream_failures} call(s); retries and the balancer "
-          "absorbed them (every request above got an answer).")
+    failed = sum(row["model"] is None for row in table)
+    outcome = ("every request above got an answer" if not failed else
+               f"{failed} request(s) still failed after retries and fallback")
+    print(f"the flaky upstream failed {upstream_failures} call(s); retries, fallback and the "
+          f"weighted balancer absorbed them ({outcome}).")

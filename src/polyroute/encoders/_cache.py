@@ -1,10 +1,11 @@
 """On-disk embedding cache: one SQLite file per encoder id, keyed by sha256(text).
 
-Layout: ``<cache dir>/embeddings/<slug>-<sha256(encoder_id)[:12]>.sqlite`` with tables
+Layout: ``<cache dir>/embeddings/<slug>-<sha256(encoder_id)[:12]>.v<format>.sqlite`` with tables
 ``meta(key, value)`` (encoder id, dim, format) and ``emb(h BLOB PRIMARY KEY, v BLOB)`` where
 ``h`` is the 32-byte SHA-256 of the UTF-8 text and ``v`` the float32 vector. SQLite (WAL mode, busy
 timeout) lets several processes read and fill the same cache at once; an unreadable or mismatched
-file is reported with :class:`EmbeddingCacheWarning`, deleted and rebuilt.
+file is reported with :class:`EmbeddingCacheWarning`, deleted and rebuilt (a single entry of the
+wrong size is dropped and re-embedded).
 Looking up 18,000 cached texts costs about 0.15 s of CPU (SHA-256 + indexed ``IN`` queries).
 """
 
@@ -32,7 +33,7 @@ from polyroute.exceptions import ConfigError, DataError, PolyrouteWarning
 if TYPE_CHECKING:
     from polyroute.data import RoutingDataset
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # part of the file name: other versions never touch this file
 _SQL_CHUNK = 900  # host parameters per query (SQLite's historic limit is 999)
 _WRITE_EVERY = 1024  # texts embedded between commits, so an interrupted run keeps its progress
 PROGRESS_MIN_MISSES = 256
@@ -51,7 +52,8 @@ def cache_path(encoder_id: str, cache_dir: str | os.PathLike[str] | None = None)
     """Path of the SQLite file holding the embeddings of ``encoder_id``."""
     slug = re.sub(r"[^A-Za-z0-9.-]+", "_", encoder_id).strip("_")[:60] or "encoder"
     digest = hashlib.sha256(encoder_id.encode("utf-8")).hexdigest()[:12]
-    return resolve_cache_dir(cache_dir) / "embeddings" / f"{slug}-{digest}.sqlite"
+    name = f"{slug}-{digest}.v{FORMAT_VERSION}.sqlite"
+    return resolve_cache_dir(cache_dir) / "embeddings" / name
 
 
 class EmbeddingCache:
@@ -139,13 +141,14 @@ class EmbeddingCache:
     def get(self, keys: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """Look up ``keys``; returns (vectors float32 (n, dim), found bool (n,)).
 
-        Rows not found are zero. A corrupt file is rebuilt (with a warning) and reports no hit.
+        Rows not found are zero. Entries of the wrong size are dropped (with a warning) and
+        count as misses; an unreadable file is rebuilt (with a warning) and reports no hit.
         """
         vectors = np.zeros((len(keys), self.dim), dtype=np.float32)
         found = np.zeros(len(keys), dtype=bool)
         try:
             self._get_into(keys, vectors, found)
-        except (sqlite3.DatabaseError, DataError) as exc:
+        except sqlite3.DatabaseError as exc:
             self._rebuild(f"unreadable ({exc})")
             vectors[:] = 0.0
             found[:] = False
@@ -161,15 +164,27 @@ class EmbeddingCache:
             for key, blob in self.conn.execute(f"SELECT h, v FROM emb WHERE h IN ({marks})", chunk):
                 rows.append(position[key])
                 blobs.append(blob)
+        width = self.dim * 4
+        if any(len(b) != width for b in blobs):
+            rows, blobs = self._drop_bad_entries(keys, rows, blobs, width)
         if not rows:
             return
-        width = self.dim * 4
-        bad = {len(b) for b in blobs} - {width}
-        if bad:
-            raise DataError(f"expected {width}-byte vectors; found {min(bad)} bytes")
         index = np.asarray(rows, dtype=np.int64)
         vectors[index] = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, self.dim)
         found[index] = True
+
+    def _drop_bad_entries(self, keys: Sequence[bytes], rows: list[int], blobs: list[bytes],
+                          width: int) -> tuple[list[int], list[bytes]]:
+        bad = [(r, b) for r, b in zip(rows, blobs, strict=True) if len(b) != width]
+        warnings.warn(
+            f"embedding cache {self.path}: expected {width}-byte vectors; found {len(bad)} "
+            f"entries of another size (e.g. {len(bad[0][1])} bytes); dropping them",
+            EmbeddingCacheWarning, stacklevel=5,
+        )
+        with self._transaction():
+            self.conn.executemany("DELETE FROM emb WHERE h = ?", [(keys[r],) for r, _ in bad])
+        good = [(r, b) for r, b in zip(rows, blobs, strict=True) if len(b) == width]
+        return [r for r, _ in good], [b for _, b in good]
 
     def put(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
         """Store ``vectors`` (n, dim) under ``keys`` (replacing existing entries)."""

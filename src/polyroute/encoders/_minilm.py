@@ -178,6 +178,11 @@ class MiniLMEncoder:
             out[rows] = self._run(ids, mask)
         return out
 
+    def token_counts(self, texts: Sequence[str]) -> np.ndarray:
+        """Tokens per text after truncation, special tokens included (int64, (len(texts),))."""
+        encodings = self._tokenizer.encode_batch(check_texts(texts))
+        return np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         feeds = {INPUT_NAMES[0]: ids, INPUT_NAMES[1]: mask, INPUT_NAMES[2]: np.zeros_like(ids)}
         result: np.ndarray = self._session.run(None, feeds)[0]

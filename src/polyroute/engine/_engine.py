@@ -49,15 +49,13 @@ from polyroute.gateway_config import (
     ModelSettings,
     RoutingProfile,
 )
-from polyroute.pool import POOL_TOPIC, ModelPool, PoolSnapshot
+from polyroute.pool import ModelPool, PoolSnapshot
 from polyroute.resilience import CircuitBreakerRegistry, RetryPolicy
 from polyroute.routers import BaseRouter, load_router, select
 from polyroute.state import StateStore
 
 logger = logging.getLogger(__name__)
 PROFILE_PREFIX = "polyroute/"
-#: Prompt embeddings kept (LRU): repeated prompts (retries, shared prefixes) skip the encoder.
-EMBED_CACHE_SIZE = 4096
 
 
 def builtin_router_path() -> Path:
@@ -138,10 +136,12 @@ class RoutingEngine:
         self._lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._embed_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._embed_cache_size = max((p.embedding_cache for p in settings.profiles
+                                      if p.strategy == "learned"), default=0)
         self._dirty = True
         self._checked_at = 0.0
         self._view: _View | None = None
-        self._unsubscribe = store.subscribe(POOL_TOPIC, lambda version, payload: self._mark())
+        self._unsubscribe = store.subscribe(ModelPool.TOPIC, lambda version, payload: self._mark())
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -216,10 +216,11 @@ class RoutingEngine:
                 self._embed_cache.move_to_end(key)
                 return hit
         X = np.asarray(self._encoder(name, profile.encoder_params).encode([text]))
-        with self._cache_lock:
-            self._embed_cache[key] = X
-            if len(self._embed_cache) > EMBED_CACHE_SIZE:
-                self._embed_cache.popitem(last=False)
+        if self._embed_cache_size > 0:
+            with self._cache_lock:
+                self._embed_cache[key] = X
+                if len(self._embed_cache) > self._embed_cache_size:
+                    self._embed_cache.popitem(last=False)
         return X
 
     def encoder_for(self, profile_name: str) -> Any:

@@ -174,7 +174,7 @@ class NativeUpstream:
             conn = await self._send(dep, api_key, body, timeout_s)
             content = await self.client.read_all(conn, timeout_s=timeout_s)
         except UpstreamError as exc:
-            raise _tag(exc, dep) from None
+            raise _tag(exc, dep, api_key) from None
         return UpstreamResponse(conn.status, conn.parse.headers.get(
             "content-type", "application/json"), content)
 
@@ -197,15 +197,26 @@ class NativeUpstream:
                 await chunks.aclose()
                 raise
         except UpstreamError as exc:
-            raise _tag(exc, dep) from None
+            raise _tag(exc, dep, api_key) from None
         return NativeStream(chunks, first, conn.parse.headers.get(
             "content-type", "text/event-stream"), dep, deadline)
 
 
-def _tag(exc: UpstreamError, dep: Deployment) -> UpstreamError:
-    """Fill in which model/deployment failed (the socket layer does not know)."""
+def _tag(exc: UpstreamError, dep: Deployment, api_key: SecretStr | None = None
+         ) -> UpstreamError:
+    """Fill in which model/deployment failed (the socket layer does not know) and remove the
+    deployment's key from the message should the upstream have echoed it."""
     exc.model = exc.model or dep.model
     exc.deployment = exc.deployment or dep.name
+    return scrub(exc, api_key)
+
+
+def scrub(exc: UpstreamError, api_key: SecretStr | None) -> UpstreamError:
+    """Replace any occurrence of the secret in the error message by ``***``."""
+    if api_key is not None and exc.args:
+        secret = api_key.get_secret_value()
+        if secret and secret in str(exc.args[0]):
+            exc.args = (str(exc.args[0]).replace(secret, "***"), *exc.args[1:])
     return exc
 
 
@@ -258,7 +269,8 @@ class HttpxUpstream:
         except httpx.HTTPError as exc:
             raise translate_httpx(exc, dep) from exc
         if response.status_code >= 300:
-            raise status_error(response.status_code, response.headers, response.content, dep)
+            raise scrub(status_error(response.status_code, response.headers, response.content,
+                                     dep), api_key)
         return UpstreamResponse(response.status_code,
                                 response.headers.get("content-type", "application/json"),
                                 response.content)
@@ -273,7 +285,8 @@ class HttpxUpstream:
             response = await self.client.send(request, stream=True)
             if response.status_code >= 300:
                 content = await response.aread()
-                raise status_error(response.status_code, response.headers, content, dep)
+                raise scrub(status_error(response.status_code, response.headers, content, dep),
+                            api_key)
             chunks = response.aiter_raw()
             first = b""
             while not first:

@@ -124,6 +124,7 @@ class EvaluationResult:
     encoder: str | None
     tests: dict[str, TestSetResult]
     fit_time_s: dict[str, float]
+    train_targets: dict[str, str] = field(default_factory=dict)
     command: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,6 +137,7 @@ class EvaluationResult:
             "encoder": self.encoder,
             "command": self.command,
             "fit_time_s": {k: round(v, 3) for k, v in self.fit_time_s.items()},
+            "train_targets": self.train_targets,
             "tests": {k: v.to_dict() for k, v in self.tests.items()},
         }
 
@@ -167,6 +169,20 @@ def _check_pools(train: RoutingDataset, tests: Mapping[str, RoutingDataset]) -> 
         if ds.model_names != train.model_names:
             raise DataError(f"test set {label!r} has models {list(ds.model_names)}; expected the "
                             f"training pool {list(train.model_names)}")
+
+
+def _train_targets(spec: str | Mapping[str, str], routers: Mapping[str, BaseRouter]
+                   ) -> dict[str, str]:
+    table = {n: spec for n in routers} if isinstance(spec, str) else {
+        n: spec.get(n, "scores") for n in routers}
+    if not isinstance(spec, str) and set(spec) - set(routers):
+        raise DataError(f"train_target names router(s) {sorted(set(spec) - set(routers))} that "
+                        f"are not evaluated; expected some of: {', '.join(routers)}")
+    for name, target in table.items():
+        if target not in ("scores", "soft_scores"):
+            raise DataError(f"train_target of {name!r} must be 'scores' or 'soft_scores'; "
+                            f"found {target!r}")
+    return table
 
 
 def _needs_content(router: BaseRouter) -> bool:
@@ -214,7 +230,7 @@ def evaluate(
     *,
     encoder: Any = "minilm",
     cost_weights: Sequence[float] | None = None,
-    train_target: str = "scores",
+    train_target: str | Mapping[str, str] = "scores",
     show_progress: bool | None = None,
     embed_kwargs: Mapping[str, Any] | None = None,
 ) -> EvaluationResult:
@@ -232,8 +248,9 @@ def evaluate(
     cost_weights : sequence of float, optional
         λ grid for the deferral curves (0 is always added). Default: per router, from 0 to where
         every query goes to the cheapest model (:func:`default_cost_weights`).
-    train_target : {"scores", "soft_scores"}
-        Which matrix routers learn from; ``soft_scores`` falls back to ``scores`` when absent.
+    train_target : {"scores", "soft_scores"} or mapping of router name to one of them
+        Which matrix routers learn from (per router with a mapping; unnamed routers use
+        ``scores``); ``soft_scores`` falls back to ``scores`` when the dataset has none.
     show_progress : bool, optional
         Progress bars (default: when stderr is a terminal).
     embed_kwargs : mapping, optional
@@ -246,15 +263,14 @@ def evaluate(
     table = _as_router_dict(routers)
     tests = dict(tests)
     _check_pools(train, tests)
-    if train_target not in ("scores", "soft_scores"):
-        raise DataError(f"train_target must be 'scores' or 'soft_scores'; found {train_target!r}")
-    Y_train = train.scores
-    if train_target == "soft_scores" and train.soft_scores is not None:
-        Y_train = train.soft_scores
+    targets = _train_targets(train_target, table)
     inputs = _Inputs(table, encoder, {"show_progress": show_progress, **(embed_kwargs or {})})
     fit_times: dict[str, float] = {}
     for name, router in _progress(table.items(), "fitting", show_progress):
         start = time.perf_counter()
+        Y_train = train.scores
+        if targets[name] == "soft_scores" and train.soft_scores is not None:
+            Y_train = train.soft_scores
         router.fit(inputs.get(router, train), Y_train, model_names=list(train.model_names),
                    tasks=list(train.tasks))
         fit_times[name] = time.perf_counter() - start
@@ -266,7 +282,7 @@ def evaluate(
     return EvaluationResult(
         dataset=train.name.split(":")[0], train_name=train.name, n_train=train.n_prompts,
         model_names=list(train.model_names), cost_unit=train.cost_unit,
-        encoder=inputs.encoder_name, tests=results, fit_time_s=fit_times,
+        encoder=inputs.encoder_name, tests=results, fit_time_s=fit_times, train_targets=targets,
     )
 
 

@@ -109,6 +109,12 @@ def to_markdown(result: EvaluationResult, *, title: str | None = None,
         + ", ".join(f"`{t.name}` ({t.n_queries:,} prompts)" for t in result.tests.values())
         + ".",
         "",
+    ]
+    soft = [k for k, v in result.train_targets.items() if v == "soft_scores"]
+    if soft:
+        out += [(f"Trained on `soft_scores` (e.g. P(correct option)) instead of `scores`: "
+                f"{', '.join(soft)}."), ""]
+    out += [
         "## Summary",
         "",
         summary_table(result),

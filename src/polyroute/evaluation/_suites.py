@@ -43,7 +43,8 @@ class Suite:
     random_split: dict[str, float] | None = None
     seed: int = 0
     cost_weights: tuple[float, ...] | None = None
-    train_target: str = "scores"
+    #: "scores"/"soft_scores" for every router, or per router name (others use "scores").
+    train_target: str | dict[str, str] = "scores"
     stem: str = ""
     #: Options of :func:`polyroute.data.read_routing_file` when ``dataset`` is a file path.
     file_options: dict[str, Any] = field(default_factory=dict)
@@ -62,6 +63,8 @@ SUITES: dict[str, Suite] = {
             routers=("random", "best-single", "zero-router", "knn", "mlp", "linear",
                      "task-oracle", "oracle"),
             stem="routerdc_baselines",
+            # The learned predictors train on P(correct option) for multiple choice (soft targets)
+            train_target={"mlp": "soft_scores", "linear": "soft_scores"},
             expected={("best-single", "id"): 0.5456, ("task-oracle", "id"): 0.5870,
                       ("oracle", "id"): 0.7752, ("best-single", "ood"): 0.4395,
                       ("task-oracle", "ood"): 0.4636, ("oracle", "ood"): 0.7034},
@@ -147,7 +150,11 @@ def run_suite(
     show_progress: bool | None = None,
     router_params: dict[str, dict[str, Any]] | None = None,
 ) -> Any:
-    """Load and evaluate a suite; returns the :class:`EvaluationResult`."""
+    """Load and evaluate a suite; returns the :class:`EvaluationResult`.
+
+    Routers with a ``random_state`` left at ``None`` get the suite's ``seed``, so a suite run is
+    reproducible; ``router_params`` maps a router name to constructor parameters.
+    """
     from polyroute.evaluation._harness import evaluate
     from polyroute.routers import make_router
 
@@ -155,8 +162,16 @@ def run_suite(
     train, tests = load_suite(spec, data_dir=data_dir)
     names = list(routers or spec.routers)
     params = router_params or {}
-    table = {n: make_router(n, **params.get(n, {})) for n in names}
+    table = {}
+    for n in names:
+        router = make_router(n, **params.get(n, {}))
+        if router.get_params().get("random_state", 0) is None:
+            router.set_params(random_state=spec.seed)  # a suite run is reproducible
+        table[n] = router
     weights = cost_weights if cost_weights is not None else spec.cost_weights
+    target = spec.train_target
+    if not isinstance(target, str):
+        target = {k: v for k, v in target.items() if k in table}
     return evaluate(table, train, tests, encoder=encoder,
                     cost_weights=None if weights is None else list(weights),
-                    train_target=spec.train_target, show_progress=show_progress)
+                    train_target=target, show_progress=show_progress)

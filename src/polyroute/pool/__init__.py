@@ -1,7 +1,6 @@
 """The live model pool: models, deployments and onboarded profiles, persisted in SQLite."""
 
 from polyroute.pool._store import (
-    POOL_TOPIC,
     ModelPool,
     OnboardedProfile,
     PoolSnapshot,
@@ -10,7 +9,6 @@ from polyroute.pool._store import (
 )
 
 __all__ = [
-    "POOL_TOPIC",
     "ModelPool",
     "OnboardedProfile",
     "PoolSnapshot",

@@ -87,6 +87,9 @@ class ModelPool:
     ['m1']
     """
 
+    #: State-store topic on which every pool change is published (payload ``{"version": n}``).
+    TOPIC = POOL_TOPIC
+
     def __init__(self, path: str | Path, *, store: StateStore | None = None) -> None:
         self.path = str(path)
         self.store = store

@@ -210,6 +210,11 @@ class ContrastiveRouter(BaseRouter):
         self.random_state = random_state
         self.show_progress = show_progress
 
+    @classmethod
+    def _check_params(cls) -> dict[str, Any]:
+        """Small settings for the conformance check (``testing.check_router``)."""
+        return {"n_steps": 30, "eval_every": 10, "batch_size": 32, "show_progress": False}
+
     # ------------------------------------------------------------------ fit
     def fit(
         self,

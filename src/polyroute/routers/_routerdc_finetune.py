@@ -196,6 +196,11 @@ class FinetunedContrastiveRouter(ContrastiveRouter):
             prior_weight=prior_weight, random_state=random_state, show_progress=show_progress,
         )
 
+    @classmethod
+    def _check_params(cls) -> dict[str, Any]:
+        return {"n_steps": 2, "eval_every": 1, "batch_size": 16, "n_finetune_layers": 1,
+                "max_seq_length": 16, "show_progress": False}
+
     # ------------------------------------------------------------------ inputs
     def _validate_training_data(
         self, X: Array, Y: Array, model_names: Sequence[str]

@@ -94,10 +94,17 @@ class _ProfileRouter(BaseRouter):
             strength=float(self.shrink_strength_), offsets=self.cluster_offsets_,
         )
 
+    def _n_blocks(self) -> int:
+        """Number of clusterings whose responsibilities are concatenated (each sums to 1)."""
+        return 1
+
     def predict_scores(self, X: Array) -> Array:
-        """Expected quality ``1 − Σ_c Φ_c(x)·Ψ[m, c]``, shape (n_queries, n_models)."""
+        """Expected quality ``1 − Σ_c Φ_c(x)·Ψ[m, c]``, shape (n_queries, n_models).
+
+        With several clusterings (``n_clusters="multi"``) the average over them.
+        """
         X = self._check_X(X)
-        return 1.0 - self._responsibilities(X) @ self.profiles().T
+        return 1.0 - (self._responsibilities(X) @ self.profiles().T) / self._n_blocks()
 
     # ------------------------------------------------------------------ dynamic pool
     def _profile_new(self, X_val: Array, Y_val: Array, n_models: int) -> tuple[Array, Array]:
@@ -220,8 +227,10 @@ class ClusterRouter(_ProfileRouter):
 
     Parameters
     ----------
-    n_clusters : int or "auto", default 20
-        K. ``"auto"`` picks K from ``cluster_grid`` by simulated onboarding (module docstring).
+    n_clusters : int, "auto" or "multi", default 20
+        K. ``"auto"`` picks K from ``cluster_grid`` by simulated onboarding (module docstring);
+        ``"multi"`` uses one clustering per K in ``cluster_grid`` and averages their predictions
+        (a multi-resolution ensemble; every clustering keeps its own profile cells).
     smoothing : {"laplace", "shrink", "hierarchical"}, default "laplace"
         ``"laplace"``: the paper's ``(err + α)/(n + 2α)`` (0.5 for an empty cluster).
         ``"shrink"``: towards the model's overall error; ``"hierarchical"``: towards the model's
@@ -235,7 +244,7 @@ class ClusterRouter(_ProfileRouter):
     temperature : float or "auto", default "auto"
         Soft-assignment temperature (absolute, in squared-distance units); ignored when hard.
     cluster_grid : tuple of int, default (4, 8, 16, 32, 64)
-        Candidate K for ``n_clusters="auto"``.
+        Candidate K for ``n_clusters="auto"``, the clusterings of ``"multi"``.
     n_onboard_prompts : int, default 400
         Validation-set size a new model is expected to bring (used by the automatic choices).
     n_init : int, default 2
@@ -293,10 +302,13 @@ class ClusterRouter(_ProfileRouter):
         self._check_cluster_params(len(X))
         X = l2_normalise(X)
         rng = np.random.default_rng(self.random_state)
-        k, tau, strength = self._choose(X, Y, rng)
-        self.n_clusters_ = k
-        self.centroids_ = kmeans_centroids(X, k, self.n_init, int(rng.integers(2**31)))
-        self.temperature_ = self._abs_temperature(tau, median_d2(X, self.centroids_))
+        ks, tau, strength = self._choose(X, Y, rng)
+        blocks = [kmeans_centroids(X, k, self.n_init, int(rng.integers(2**31))) for k in ks]
+        self.block_sizes_ = np.array([len(c) for c in blocks], dtype=np.int64)
+        self.n_clusters_ = int(self.block_sizes_.sum())
+        self.centroids_ = np.vstack(blocks)
+        self.temperatures_ = np.array([np.nan if t is None else t for t in (
+            self._abs_temperature(tau, median_d2(X, c)) for c in blocks)])
         self.errors_, self.counts_ = profile_counts(self._responsibilities(X), Y)
         self._fit_smoothing()
         if strength is not None:
@@ -311,10 +323,12 @@ class ClusterRouter(_ProfileRouter):
         if self.assignment not in _ASSIGNMENTS:
             raise DataError(f"{name}.assignment must be one of {_ASSIGNMENTS}; "
                             f"found {self.assignment!r}")
-        ks = [self.n_clusters] if self.n_clusters != "auto" else list(self.cluster_grid)
+        ks = ([self.n_clusters] if self.n_clusters not in ("auto", "multi")
+              else list(self.cluster_grid))
         if not ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1
                          for k in ks):
-            raise DataError(f"{name}.n_clusters must be an int >= 1 or 'auto' (with a non-empty "
+            raise DataError(f"{name}.n_clusters must be an int >= 1, 'auto' or 'multi' (with a "
+                            "non-empty "
                             f"int cluster_grid); found {self.n_clusters!r} / {self.cluster_grid!r}")
         if min(ks) > n_rows:
             raise DataError(f"{name}: n_clusters={min(ks)} exceeds the {n_rows} training prompts")
@@ -323,39 +337,46 @@ class ClusterRouter(_ProfileRouter):
             raise DataError(f"{name}.temperature must be 'auto' or a number > 0; found {t!r}")
 
     def _responsibilities(self, X: Array) -> Array:
-        return soft_assign(l2_normalise(X), self.centroids_, self.temperature_)
+        return _assign_blocks(l2_normalise(X), _split_blocks(self.centroids_, self.block_sizes_),
+                              [None if np.isnan(t) else float(t) for t in self.temperatures_])
+
+    def _n_blocks(self) -> int:
+        return len(self.block_sizes_)
 
     # ------------------------------------------------------------------ automatic choices
     def _choose(
         self, X: Array, Y: Array, rng: np.random.Generator
-    ) -> tuple[int, float | None, float | None]:
-        """(K, relative temperature τ, shrink strength) by simulated onboarding where 'auto'.
-
-        τ is None for hard assignment or a fixed temperature; the strength is None unless it was
-        chosen here (then it replaces the beta-binomial estimate).
-        """
-        ks = [int(k) for k in self.cluster_grid] if self.n_clusters == "auto" else [
-            int(self.n_clusters)]
+    ) -> tuple[tuple[int, ...], float | None, float | None]:
+        """(K per clustering, relative temperature τ, shrink strength) — by simulated onboarding
+        where 'auto'. τ is None for hard assignment or a fixed temperature; the strength is None
+        unless it was chosen here (then it replaces the beta-binomial estimate)."""
+        grid = tuple(int(k) for k in self.cluster_grid)
+        configs = ([(k,) for k in grid] if self.n_clusters == "auto" else
+                   [grid] if self.n_clusters == "multi" else [(int(self.n_clusters),)])
         auto_t = self.assignment == "soft" and self.temperature == "auto"
         taus: list[float | None] = list(_TAU_GRID) if auto_t else [None]
         auto_s = self.smoothing != "laplace" and self.shrink_strength == "auto"
-        if len(ks) == 1 and len(taus) == 1 and not auto_s:
-            return ks[0], None, None
+        if len(configs) == 1 and len(taus) == 1 and not auto_s:
+            return configs[0], None, None
         rows = rng.permutation(len(X))
         n_b = max(min(len(X) // 3, 4 * self.n_onboard_prompts), 2)
         b_rows, a_rows = rows[:n_b], rows[n_b:]
-        ks = [k for k in ks if k <= len(a_rows)] or [min(ks)]
-        best: tuple[float, int, float | None, float | None] = (np.inf, ks[0], taus[0], None)
+        best: tuple[float, tuple[int, ...], float | None, float | None] = (
+            np.inf, configs[0], taus[0], None)
         splits = [rng.permutation(len(b_rows)) for _ in range(3)]
-        for k in ks:
-            cent = kmeans_centroids(X[a_rows], k, 1, int(rng.integers(2**31)))
-            med = median_d2(X[a_rows], cent)
+        for ks in configs:
+            if min(ks) > len(a_rows):
+                continue
+            cents = [kmeans_centroids(X[a_rows], k, 1, int(rng.integers(2**31))) for k in ks]
+            meds = [median_d2(X[a_rows], c) for c in cents]
             for tau in taus:
-                t_abs = self._abs_temperature(tau, med)
-                for loss, strength in self._simulated_losses(X, Y, a_rows, b_rows, cent, t_abs,
-                                                             splits, auto_s):
+                temps = [self._abs_temperature(tau, m) for m in meds]
+                R_a = _assign_blocks(X[a_rows], cents, temps)
+                R_b = _assign_blocks(X[b_rows], cents, temps)
+                for loss, strength in self._simulated_losses(R_a, Y[a_rows], R_b, Y[b_rows],
+                                                             len(ks), splits, auto_s):
                     if loss < best[0]:
-                        best = (loss, k, tau, strength)
+                        best = (loss, ks, tau, strength)
         return best[1], best[2], best[3]
 
     def _abs_temperature(self, tau: float | None, median_d2: float) -> float | None:
@@ -366,8 +387,8 @@ class ClusterRouter(_ProfileRouter):
         return float((tau if tau is not None else _TAU_GRID[1]) * median_d2)
 
     def _simulated_losses(
-        self, X: Array, Y: Array, a_rows: Array, b_rows: Array, cent: Array,
-        t_abs: float | None, splits: list[Array], auto_s: bool,
+        self, R_a: Array, Y_a: Array, R_b: Array, Y_b: Array, n_blocks: int,
+        splits: list[Array], auto_s: bool,
     ) -> list[tuple[float, float | None]]:
         """(loss, strength) of reference models profiled from n_onboard_prompts held-out prompts.
 
@@ -375,7 +396,7 @@ class ClusterRouter(_ProfileRouter):
         differences between models' predicted quality on a prompt, so a shift common to all
         models is not penalised.
         """
-        err_a, cnt_a = profile_counts(soft_assign(X[a_rows], cent, t_abs), Y[a_rows])
+        err_a, cnt_a = profile_counts(R_a, Y_a)
         offsets = cluster_offsets(err_a, cnt_a)
         strengths: list[float | None] = [None]
         if self.smoothing != "laplace":
@@ -385,20 +406,29 @@ class ClusterRouter(_ProfileRouter):
                 strengths = [*_STRENGTH_GRID, mle]
             else:
                 strengths = [float(self.shrink_strength)]
-        R_b = soft_assign(X[b_rows], cent, t_abs)
-        n_p = min(self.n_onboard_prompts, len(b_rows) - 1)
+        n_p = min(self.n_onboard_prompts, len(Y_b) - 1)
         folds = []
         for perm in splits:
             prof, ev = perm[:n_p], perm[n_p:]
-            folds.append((*profile_counts(R_b[prof], Y[b_rows[prof]]), R_b[ev], Y[b_rows[ev]]))
+            folds.append((*profile_counts(R_b[prof], Y_b[prof]), R_b[ev], Y_b[ev]))
         out = []
         for strength in strengths:
             losses = [centred_error(1.0 - R_ev @ smoothed_error(
                 err, cnt, smoothing=self.smoothing, alpha=float(self.alpha),
-                strength=1.0 if strength is None else strength, offsets=offsets).T, Y_ev)
+                strength=1.0 if strength is None else strength, offsets=offsets).T / n_blocks,
+                Y_ev)
                 for err, cnt, R_ev, Y_ev in folds]
             out.append((float(np.mean(losses)), strength))
         return out
+
+
+def _split_blocks(centroids: Array, sizes: Array) -> list[Array]:
+    return np.split(centroids, np.cumsum(sizes)[:-1])
+
+
+def _assign_blocks(X: Array, blocks: list[Array], temps: list[float | None]) -> Array:
+    """Responsibilities of every clustering side by side (each block's rows sum to 1)."""
+    return np.hstack([soft_assign(X, c, t) for c, t in zip(blocks, temps, strict=True)])
 
 
 #: Relative temperatures tried (multiples of the median squared distance to the nearest centroid).

@@ -6,6 +6,7 @@ Every change is written to SQLite and published, so it takes effect on the next 
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -106,7 +107,8 @@ async def _profile(gw: Gateway, req: Request, send: Send, model: str) -> None:
         if profile is None:
             raise bad_request("no learned routing profile to attach a profile to")
         encoder = gw.engine.encoder_for(profile)
-        X = encoder.encode(prompts)
+        X = await asyncio.get_running_loop().run_in_executor(  # keep serving meanwhile
+            gw.embed_executor, encoder.encode, prompts)
         enc_name = gw.engine.encoder_name_for(profile)
     elif "embeddings" in data:
         X = np.asarray(data["embeddings"], dtype=np.float32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 from polyroute.engine import Completion, RouteDecision, RouteRequest
@@ -114,8 +115,10 @@ async def _decide(gw: Gateway, req: Request, log: RequestLog
     request = route_request(body, req)
     embedding = None
     if gw.engine.needs_embedding(request.model):  # encoder work off the event loop
+        started = time.perf_counter()
         embedding = await asyncio.get_running_loop().run_in_executor(
             gw.embed_executor, gw.engine.embed, request)
+        gw.metrics.embedding.observe(time.perf_counter() - started)
     decision = gw.engine.route(request, embedding=embedding)
     log.profile, log.model = decision.profile, decision.model
     gw.metrics.decisions.labels(decision.profile or "", decision.model, decision.strategy).inc()

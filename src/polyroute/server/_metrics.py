@@ -27,6 +27,9 @@ class GatewayMetrics:
         self.ttft = Histogram("polyroute_first_token_seconds",
                               "Time to the first streamed byte", ["model"], buckets=_BUCKETS,
                               registry=r)
+        self.embedding = Histogram("polyroute_embedding_seconds",
+                                   "Time to embed a prompt for a learned profile",
+                                   buckets=_BUCKETS, registry=r)
         self.decisions = Counter("polyroute_routing_decisions", "Routing decisions",
                                  ["profile", "model", "strategy"], registry=r)
         self.retries = Counter("polyroute_upstream_retries", "Retries of upstream calls",
