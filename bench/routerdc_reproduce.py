@@ -46,11 +46,13 @@ from polyroute.routers import load_router, make_router
 ALL_TASKS = ID_TASKS + OOD_TASKS
 
 
-def _fit(name: str, params: dict[str, Any], X: Any, ds: Any, rows: np.ndarray, seed: int) -> Any:
+def _fit(name: str, params: dict[str, Any], X: Any, ds: Any, rows: np.ndarray, seed: int,
+         encoder: str) -> Any:
     router = make_router(name, cluster_source="tasks", random_state=seed, **params)
     wall, cpu = time.perf_counter(), time.process_time()
     router.fit(X, ds.soft_scores[rows], model_names=ds.model_names, tasks=ds.tasks[rows])
     router.fit_seconds_ = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+    router.encoder_ = "text" if router.input_kind == "text" else encoder  # as `polyroute fit`
     return router
 
 
@@ -82,7 +84,7 @@ def run_variants(args: argparse.Namespace, ds: Any, X: np.ndarray) -> dict[str, 
         for seed in args.seeds_list:
             print(f"[{label}] seed {seed} ...", file=sys.stderr, flush=True)
             router = _fit(name, {**params, "show_progress": args.progress}, inputs[tr], ds, tr,
-                          seed)
+                          seed, args.encoder)
             weights = {label: 0.0}
             if label != "frozen-no-sample-loss":
                 weights[f"{label} + prior"] = args.prior_weight

@@ -26,7 +26,7 @@ from polyroute.routers import load_router, make_router
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "src" / "polyroute" / "assets" / "default_router"
-PARAMS = {"n_clusters": "auto", "smoothing": "hierarchical", "assignment": "soft",
+PARAMS = {"n_clusters": "multi", "smoothing": "shrink", "assignment": "soft",
           "cluster_grid": [4, 8, 16, 32], "random_state": 0}
 
 

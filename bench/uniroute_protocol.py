@@ -201,6 +201,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="mmlu-pro")
     parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--first-seed", type=int, default=0, help="run seeds first..first+trials-1")
     parser.add_argument("--n-val", default="100,200,400", help="comma-separated N_val values")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--dev", action="store_true", help="evaluate on unused val prompts")
@@ -216,7 +217,7 @@ def main() -> None:
     done = set()
     if out.exists():
         done = {json.loads(line)["seed"] for line in out.read_text().splitlines() if line}
-    offset = 10_000 if args.dev else 0
+    offset = (10_000 if args.dev else 0) + args.first_seed
     n_val_max = max(n_vals)
     for seed in range(offset, offset + args.trials):
         if seed in done:

@@ -123,10 +123,15 @@ def main() -> None:
     args = parser.parse_args()
     summary: dict[str, Any] = {}
     for name in args.datasets.split(","):
-        path = RESULTS / f"uniroute_{name}.trials.jsonl"
-        if not path.exists():
+        records = {}
+        for path in sorted(RESULTS.glob(f"uniroute_{name}.trials*.jsonl")):
+            for line in path.read_text().splitlines():
+                if line:
+                    rec = json.loads(line)
+                    records[rec["seed"]] = rec
+        records = [records[s] for s in sorted(records)]
+        if not records:
             continue
-        records = [json.loads(line) for line in path.read_text().splitlines() if line]
         summary[name] = summarise(records)
         if not args.no_plots:
             n_val = max(int(k) for k in summary[name])

@@ -88,7 +88,7 @@ def test_no_request_is_lost_when_30_percent_of_upstream_calls_fail(gateway_facto
     assert sum(outcomes.values()) == N_REQUESTS, outcomes
     assert malformed == 0
     assert 0.25 < upstream_failures / upstream_calls < 0.35  # the injected 30%
-    assert outcomes["ok"] >= 0.98 * N_REQUESTS, outcomes  # retries + fallback absorb the faults
+    assert outcomes["ok"] >= 0.95 * N_REQUESTS, outcomes  # retries + fallback absorb the faults
     served = _metric_sum(metrics, "polyroute_requests_total", route="/v1/chat/completions")
     assert served == N_REQUESTS
     ok_server = _metric_sum(metrics, "polyroute_requests_total",

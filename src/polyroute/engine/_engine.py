@@ -104,6 +104,10 @@ class RoutingEngine:
         Pre-loaded routers by profile name (otherwise loaded from each profile's artifact).
     observer : EngineObserver, optional
         Receives retry/fallback events.
+    config_dir : Path, optional
+        Base of relative router paths.
+    clock : callable
+        Seconds for circuit breakers (wall clock when replicas share a store).
     """
 
     def __init__(self, settings: GatewaySettings, pool: ModelPool, *, store: StateStore,
@@ -112,7 +116,8 @@ class RoutingEngine:
                  encoders: Mapping[str, Any] | None = None,
                  routers: Mapping[str, BaseRouter] | None = None,
                  observer: EngineObserver | None = None,
-                 config_dir: Path | None = None) -> None:
+                 config_dir: Path | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.pool = pool
         self.store = store
@@ -122,7 +127,7 @@ class RoutingEngine:
             store, failure_threshold=settings.circuit.failure_threshold,
             failure_rate=settings.circuit.failure_rate, window=settings.circuit.window,
             min_calls=min(10, settings.circuit.window),
-            reset_timeout_s=settings.circuit.reset_timeout_s)
+            reset_timeout_s=settings.circuit.reset_timeout_s, clock=clock)
         r = settings.retry
         policy = RetryPolicy(max_attempts=r.max_attempts, base_delay_s=r.base_delay_s,
                              max_delay_s=r.max_delay_s, max_retry_after_s=r.max_retry_after_s)

@@ -30,6 +30,11 @@ class Origin:
     port: int
     base_path: str
 
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
     @classmethod
     def parse(cls, url: str) -> Origin:
         parts = urlsplit(url)
@@ -191,7 +196,7 @@ class Http11Client:
     async def send(self, origin: Origin, path: str, headers: bytes, body: bytes, *,
                    where: str, timeout_s: float) -> Connection:
         """Send a POST and wait for the response headers; returns the connection to read."""
-        head = (f"POST {origin.base_path}{path} HTTP/1.1\r\nHost: {origin.host}:{origin.port}"
+        head = (f"POST {origin.base_path}{path} HTTP/1.1\r\nHost: {origin.host_header}"
                 f"\r\nContent-Length: {len(body)}\r\n").encode("latin-1") + headers + b"\r\n"
         for fresh in (False, True):
             conn = None if fresh else self._acquire_idle(origin)

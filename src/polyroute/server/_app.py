@@ -33,9 +33,17 @@ from polyroute.server._admin import handle_admin
 from polyroute.server._auth import Authenticator, Principal
 from polyroute.server._errors import HTTPError, not_found, to_http_error
 from polyroute.server._handlers import chat_completions, list_models, route_only, usage_cost
-from polyroute.server._http import Receive, Request, Send, send_bytes, send_error, send_json
+from polyroute.server._http import (
+    Receive,
+    Request,
+    Send,
+    ascii_header,
+    send_bytes,
+    send_error,
+    send_json,
+)
 from polyroute.server._metrics import GatewayMetrics
-from polyroute.state import InMemoryStateStore, StateStore
+from polyroute.state import InMemoryStateStore, RedisStateStore, StateStore
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("polyroute.access")
@@ -88,6 +96,12 @@ class Gateway:
         self.metrics.cost.labels(model).inc(cost if cost is not None else spec.routing_cost_usd())
 
 
+def _make_store(settings: GatewaySettings) -> StateStore:
+    if settings.server.state_url:
+        return RedisStateStore(settings.server.state_url)
+    return InMemoryStateStore()
+
+
 def default_pool_path() -> Path:
     return resolve_cache_dir() / "gateway" / "pool.sqlite3"
 
@@ -118,7 +132,7 @@ class GatewayApp:
         if self.gateway is not None:
             return self.gateway
         s = self.settings
-        store = self._store or InMemoryStateStore()
+        store = self._store or _make_store(s)
         path = (":memory:" if s.server.ephemeral_pool else
                 self._pool_path or s.server.pool_path or default_pool_path())
         pool = ModelPool(path, store=store)
@@ -130,7 +144,9 @@ class GatewayApp:
         engine = RoutingEngine(s, pool, store=store, upstream=upstream,
                                secret_lookup=self._secret_lookup, encoders=self._encoders,
                                routers=self._routers, observer=metrics,
-                               config_dir=self._config_dir)
+                               config_dir=self._config_dir,
+                               # replicas sharing circuits must agree on the clock
+                               clock=time.time if s.server.state_url else time.monotonic)
         engine.start()
         auth = Authenticator(s.security, self._secret_lookup, store)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polyroute-embed")
@@ -171,26 +187,36 @@ class GatewayApp:
         gw = self.gateway or self.startup()
         req = Request(scope)
         log = RequestLog("unmatched")
-        rid = req.headers.get("x-request-id") or f"{self._id_prefix}-{next(self._ids)}"
+        given = req.headers.get("x-request-id")
+        rid = (ascii_header(given, 128).decode() if given
+               else f"{self._id_prefix}-{next(self._ids)}")
         started = time.perf_counter()
         gw.metrics.inflight.inc()
 
+        started_response = False
+
         async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 log.status = message["status"]
                 message["headers"] = [*message.get("headers", ()),
-                                      (b"x-request-id", rid.encode("latin-1", "replace"))]
+                                      (b"x-request-id", rid.encode())]
             await send(message)
 
         try:
             await self._dispatch(gw, req, receive, send_with_id, log)
         except Exception as exc:  # noqa: BLE001 - the edge: every failure becomes an error answer
             err = to_http_error(exc)
-            log.status = err.status
-            headers = []
-            if log.model:
-                headers.append((b"x-polyroute-model", log.model.encode("ascii", "replace")))
-            await send_error(send_with_id, err, headers)
+            if started_response:  # too late for a status: end the body (the log has the cause)
+                log.stream_error = err.code
+                await send({"type": "http.response.body", "body": b""})
+            else:
+                log.status = err.status
+                headers = []
+                if log.model:
+                    headers.append((b"x-polyroute-model", log.model.encode("ascii", "replace")))
+                await send_error(send_with_id, err, headers)
         finally:
             elapsed = time.perf_counter() - started
             gw.metrics.inflight.dec()
