@@ -147,6 +147,16 @@ def timed(label: str, fn: Callable[[], Any]) -> Any:
     return result
 
 
+def command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run (non-default options spelled out)."""
+    parts = [COMMAND, f"--n-latency {args.n_latency}", f"--n-throughput {args.n_throughput}"]
+    if args.threads:
+        parts.append(f"--threads {args.threads}")
+    if args.skip_st:
+        parts.append("--skip-st")
+    return " ".join(parts)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     threads = args.threads or len(os.sched_getaffinity(0))
     before = machine()
@@ -178,8 +188,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     all_prompts = [str(p) for p in load_dataset("routerdc").prompts]
     results["cache_lookup"] = timed("cache lookup",
                                     lambda: cache_lookup(encoders["minilm"], all_prompts))
-    results.update(command=COMMAND + (f" --threads {args.threads}" if args.threads else "")
-                   + (" --skip-st" if args.skip_st else ""),
+    results.update(command=command_line(args),
                    threads=threads, machine=before,
                    load_avg_after=[round(x, 2) for x in os.getloadavg()])
     return results

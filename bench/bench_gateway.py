@@ -376,9 +376,10 @@ def _markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
          f"{la['added_mean_ms'] - res['embedding_in_gateway_mean_ms']:.2f} ms. The same MiniLM "
          f"(ONNX, 1 thread) on the same prompts in the load generator's process: p50 "
          f"{emb['p50_ms']:.2f} ms, p99 {emb['p99_ms']:.2f} ms (prompt length p50 "
-         f"{emb['tokens_p50']:.0f} tokens, max {emb['tokens_max']}). Profile of the gateway "
-         "process (functions by own time): `.venv/bin/python bench/bench_gateway.py --quick "
-         "--profile docs/results/gateway_profile.txt`."), "",
+         f"{emb['tokens_p50']:.0f} tokens, max {emb['tokens_max']}). Profile of the gateway's "
+         "event-loop thread (functions by own time; the embedding runs in a worker thread and "
+         "is measured by the histogram above): `.venv/bin/python bench/bench_gateway.py "
+         "--quick --profile docs/results/gateway_profile.txt`."), "",
         "Throughput (wrk, 1 thread, sustained; the load generator shares the 2 cores):", "",
         "| target | connections | req/s | p50 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|",

@@ -122,7 +122,7 @@ def measure_latency(artifact: Path, prompts: list[str], n: int) -> dict[str, flo
         times.append((time.perf_counter() - t) * 1000)
     arr = np.asarray(times)
     return {"p50_ms": float(np.percentile(arr, 50)), "p95_ms": float(np.percentile(arr, 95)),
-            "n": len(arr)}
+            "n": len(arr), "encoder": str(router.encoder_)}
 
 
 def plot_curves(results: dict[str, Any], path: Path) -> None:
@@ -181,8 +181,8 @@ def write_markdown(out: dict[str, Any], path: Path, command: str) -> None:
         lines.append(f"| {label} | {r['fit_wall_s']:.0f} | {r['fit_cpu_s']:.0f} | {steps} |")
     lat = out.get("latency")
     if lat:
-        lines += ["", (f"Routing one prompt with the trained frozen RouterDC, MiniLM embedding "
-                  f"included (no cache), {lat['n']} test prompts one at a time: "
+        lines += ["", (f"Routing one prompt with the trained frozen RouterDC, embedding "
+                  f"({lat['encoder']}) included (no cache), {lat['n']} test prompts one at a time: "
                   f"**p50 {lat['p50_ms']:.2f} ms**, p95 {lat['p95_ms']:.2f} ms.")]
     lines += ["", out["machine_note"], "", "Training curves: `routerdc.png`."]
     path.write_text("\n".join(lines) + "\n")
@@ -205,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.seeds_list = [int(s) for s in args.seeds.split(",")]
     args.variants = set(args.variants.split(","))
+    import torch
+
+    torch.set_num_threads(1)  # the machine is shared; also makes CPU times comparable
     ds, X = load_benchmark(args.encoder)
     results = run_variants(args, ds, X)
     out: dict[str, Any] = {

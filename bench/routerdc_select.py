@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--encoder", default="minilm")
     ap.add_argument("--out-dir", default="docs/results")
     args = ap.parse_args(argv)
-    ds, X = load_benchmark(args.encoder)
+    ds, X = load_benchmark(args.encoder, split="train")
     tr = ds.splits["train"]
     tasks = ds.tasks[tr]
     Ytrain = ds.soft_scores if args.target == "soft" else ds.scores

@@ -26,7 +26,82 @@ import uniroute_protocol as protocol
 
 RESULTS = protocol.RESULTS
 ORDER = ["oracle", "clairvoyant-mlp", "zero-router", "knn", "mlp-retrained", "uniroute-paper",
-         "uniroute-shrink", "uniroute-hier-soft", "learnedmap", "learnedmap-hier"]
+         "uniroute-shrink", "uniroute-shrink-soft", "uniroute-hier-soft", "uniroute-multi",
+         "learnedmap", "learnedmap-centred"]
+#: Embeddings each dataset's trials used (all-MiniLM-L6-v2; "minilm-st" is its
+#: sentence-transformers reference implementation, equal to the ONNX "minilm" within 2e-7).
+ENCODERS = {"routerbench": "minilm", "mmlu-pro": "minilm-st", "mmlu-pro-openllm": "minilm-st"}
+
+
+HEADER = """
+# UniRoute: routing among unseen LLMs (arXiv 2502.08773 protocol)
+
+Commands (run from the repository root; trials are appended to
+`docs/results/uniroute_<dataset>.trials*.jsonl`, so an interrupted run resumes):
+
+```bash
+M=knn,mlp-retrained,uniroute-paper,uniroute-shrink-soft,uniroute-multi,learnedmap,clairvoyant-mlp
+nice -n 10 .venv/bin/python bench/uniroute_protocol.py --dataset routerbench --trials 100
+nice -n 10 .venv/bin/python bench/uniroute_protocol.py --dataset mmlu-pro --encoder minilm-st \\
+    --trials 50 --first-seed 0 --methods $M --out docs/results/uniroute_mmlu-pro.trials.a.jsonl
+nice -n 10 .venv/bin/python bench/uniroute_protocol.py --dataset mmlu-pro --encoder minilm-st \\
+    --trials 50 --first-seed 50 --methods $M --out docs/results/uniroute_mmlu-pro.trials.b.jsonl
+nice -n 10 .venv/bin/python bench/uniroute_protocol.py --dataset mmlu-pro-openllm \\
+    --encoder minilm-st --trials 100 --n-val 400 --methods $M
+nice -n 10 .venv/bin/python bench/uniroute_report.py   # -> this file, uniroute.json, plots
+# variant selection (validation prompts only, seeds 10000+): --dev
+```
+
+**Protocol.** Per trial (seed = trial number): prompts split 60/10/30 train/val/test, stratified by
+task; the LLMs split at random, 1/3 unseen (rounded), 2/3 seen (no family constraint: the paper
+splits at random; base and instruct variants of one family can fall on both sides). Representations
+(K-means clusters, LearnedMap, the choices of K / temperature / shrinkage) are fitted on the train
+prompts with the **seen** LLMs' labels only. Each unseen LLM is known only through its labels on
+N_val validation prompts (nested random subsets of the val split). Every method routes the test
+prompts **among the unseen LLMs only**; decisions use each unseen LLM's mean cost on the train
+prompts, the charge is the true cost of that prompt. **Area**: area under the deferral curve
+(accuracy vs mean cost as λ sweeps), cost normalised by the cheapest and dearest unseen LLM's mean
+test cost, frontier joined linearly, flat to x = 1. **QNC**: lowest cost at which the curve reaches
+the best unseen LLM's test accuracy, relative to that LLM's cost ("never" when not reached).
+**W/L/T** count trials where a method's Area is above / below / equal to K-NN's; p is a two-sided
+sign test (`scipy.stats.binomtest`, ties dropped). **Gap closed** = (mean Area − K-NN's) /
+(clairvoyant's − K-NN's).
+
+**Methods.** `zero-router`: hull of the single unseen LLMs (true test accuracies and costs; no query
+information). `oracle`: per-prompt oracle (reference). `knn`: `KNNRouter(n_neighbors="auto")` on the
+N_val prompts (k by cross-validation on them). `mlp-retrained`: `MLPRouter` trained on the N_val
+prompts. `clairvoyant-mlp`: `MLPRouter` trained with the unseen LLMs' labels on all train + val
+prompts (upper bound). `uniroute-paper`: K-means, hard assignment, Laplace smoothing α = 1 (0.5 for an
+empty cluster), K ∈ {4, 8, 16, 32, 64} chosen by simulated onboarding of the seen LLMs.
+`uniroute-shrink`, `uniroute-shrink-soft`: + shrinkage of each cluster's error towards the model's
+overall error (pseudo-count chosen by simulated onboarding), + soft assignment (temperature chosen the
+same way). `uniroute-hier-soft`: shrinkage towards the model's overall error shifted (logit) by the
+cluster's difficulty. **`uniroute-multi` (our improved UniRoute, chosen on `--dev` trials before the
+test runs)**: shrinkage + soft assignment over *all* K ∈ {4, 8, 16, 32, 64} at once, predictions
+averaged over the five clusterings (a multi-resolution ensemble; each clustering keeps its own
+profile cells). `learnedmap`: the paper's LearnedMap (softmax map initialised at soft K-means, K = 16,
+trained on the seen LLMs' correctness through the profile estimate, log loss, Laplace smoothing).
+`learnedmap-centred`: trained on the per-prompt *differences* between models, with shrinkage.
+"""
+
+COST_MODELS = {
+    "routerbench": "Cost: RouterBench's recorded USD per query (`<llm>|total_cost`); 11 LLMs, "
+                   "4 unseen per trial; the val split holds 317 prompts, so the largest N_val is "
+                   "317 (not 400). All prompts (RouterBench's own train/test) are re-split 60/10/30.",
+    "mmlu-pro": "Cost: billions of parameters (active, for MoE; price-matched guesses for the API "
+                "models) × that model's output length in thousands of characters on that question "
+                "(`load_dataset('mmlu-pro')`, docs/data.md). 28 LLMs (DeepSeek-Coder-V2 dropped: "
+                "1,680 of its rows are missing), 9 unseen per trial.",
+    "mmlu-pro-openllm": "Cost: billions of parameters per model (a per-model constant); 18 LLMs of "
+                        "the Open LLM Leaderboard v2 (log-likelihood multiple choice), 6 unseen per "
+                        "trial; N_val = 400 only.",
+}
+
+FINDINGS = """
+## Findings
+
+(see the lead's report)
+"""
 
 
 def _finite_mean(v: np.ndarray) -> tuple[float, float, int]:
@@ -77,8 +152,11 @@ def table(summary: dict[str, Any]) -> list[str]:
                   if "wins_vs_knn" in r else "—")
             p = f"{r['sign_test_p']:.2g}" if "sign_test_p" in r else "—"
             gap = r.get("gap_closed")
-            q = (f"{r['qnc_mean']:.3f} ± {r['qnc_std']:.3f}"
-                 + (f" ({r['qnc_never']} never)" if r["qnc_never"] else ""))
+            if not np.isfinite(r["qnc_mean"]):
+                q = "never"
+            else:
+                q = (f"{r['qnc_mean']:.3f} ± {r['qnc_std']:.3f}"
+                     + (f" ({r['qnc_never']} never)" if r["qnc_never"] else ""))
             lines.append(f"| {m} | {r['area_mean']:.4f} ± {r['area_std']:.4f} | "
                          f"{r['area_minus_zero']:+.4f} | {q} | {wl} | {p} | "
                          f"{'—' if gap is None else f'{gap:.0%}'} |")
@@ -94,7 +172,7 @@ def plot(dataset: str, n_val: int, methods: list[str], path: Path) -> None:
 
     from polyroute.evaluation import deferral_curve, zero_router_hull
 
-    ds, X = protocol.load(dataset)
+    ds, X = protocol.load(dataset, ENCODERS.get(dataset, "minilm"))
     t = protocol.make_trial(ds, X, 0, dev=False, n_val_max=n_val)
     val = t.val[:n_val]
     Y, C = t.Y[t.evaluate][:, t.unseen], t.C[t.evaluate][:, t.unseen]
@@ -118,7 +196,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="mmlu-pro,routerbench,mmlu-pro-openllm")
     parser.add_argument("--no-plots", action="store_true")
-    parser.add_argument("--plot-methods", default="knn,uniroute-paper,uniroute-hier-soft,"
+    parser.add_argument("--plot-methods", default="knn,uniroute-paper,uniroute-multi,"
                         "learnedmap,clairvoyant-mlp")
     args = parser.parse_args()
     summary: dict[str, Any] = {}
@@ -137,10 +215,12 @@ def main() -> None:
             n_val = max(int(k) for k in summary[name])
             plot(name, n_val, args.plot_methods.split(","), RESULTS / f"uniroute_{name}.png")
     (RESULTS / "uniroute.json").write_text(json.dumps(summary, indent=2))
-    lines = []
+    lines = [HEADER.strip(), ""]
     for name, block in summary.items():
-        lines += [f"## {name}", "", *table(block)]
-    (RESULTS / "uniroute_tables.md").write_text("\n".join(lines) + "\n")
+        lines += [f"## {name}", "", COST_MODELS.get(name, ""), "",
+                  f"![deferral curves](uniroute_{name}.png)", "", *table(block)]
+    lines += [FINDINGS.strip(), ""]
+    (RESULTS / "uniroute.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

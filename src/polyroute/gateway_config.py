@@ -48,6 +48,8 @@ class ServerSettings(_Frozen):
     pool_path: str | None = None
     #: ``":memory:"`` style ephemeral pool (tests, demos) when true.
     ephemeral_pool: bool = False
+    #: Prompts waiting for the encoder before new ``auto`` requests are shed with 503.
+    max_pending_embeddings: int = Field(64, ge=1)
     #: Shared state for several replicas (``redis://host:6379/0``); ``None`` = in-process.
     state_url: str | None = Field(None, pattern=r"^rediss?://\S+$")
     #: Upstream HTTP client: "native" (lean keep-alive HTTP/1.1, default) or "httpx".

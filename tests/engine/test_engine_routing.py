@@ -89,3 +89,35 @@ def test_complexity_buckets() -> None:
     assert complexity("word " * 100) == "medium"
     assert complexity("word " * 500) == "high"
     assert has_code("int main() {\n  return 0;\n}") and not has_code("a plain sentence.")
+
+
+def test_router_artifact_rewritten_on_disk_is_reloaded(tmp_path, router, hashing) -> None:
+    import copy
+
+    import numpy as np
+
+    from polyroute.engine import HttpxUpstream, RoutingEngine
+    from polyroute.gateway_config import GatewaySettings
+    from polyroute.pool import ModelPool
+    from polyroute.state import InMemoryStateStore
+
+    router.save(tmp_path / "router")
+    settings = GatewaySettings.model_validate({
+        "models": [{"name": m, "cost_per_query_usd": 0.01} for m in
+                   ("math-pro", "poet", "cheap", "newbie")],
+        "profiles": [{"name": "auto", "encoder": "hashing", "router": "router"}]})
+    store = InMemoryStateStore()
+    pool = ModelPool(":memory:", store=store)
+    pool.seed(settings.models)
+    engine = RoutingEngine(settings, pool, store=store, upstream=HttpxUpstream(),
+                           secret_lookup=lambda name: None, encoders={"hashing": hashing},
+                           config_dir=tmp_path, poll_interval_s=0.0)
+    engine.start()
+    first = engine.route(RouteRequest("auto", MATH))
+    assert "newbie" not in [c.model for c in first.candidates]
+    onboarded = copy.deepcopy(router)  # what `polyroute onboard --router-dir` writes
+    X = hashing.encode([MATH] * 20)
+    onboarded.add_models(X, np.ones((20, 1)), ["newbie"]).save(tmp_path / "router")
+    second = engine.route(RouteRequest("auto", MATH))
+    assert "newbie" in [c.model for c in second.candidates]
+    engine.close()

@@ -3,12 +3,16 @@ retries, fallback before the first byte and a clean error event after it."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 import openai
 import pytest
-from gateway_helpers import CLIENT_KEY, MATH, POEM, client
+from gateway_helpers import CLIENT_KEY, ENV, MATH, POEM, client, settings_for
 
-from polyroute.testing import FakeUpstream, FaultConfig
+from polyroute.server import create_app
+from polyroute.testing import FakeUpstream, FaultConfig, ServerThread
 
 AUTH = {"authorization": f"Bearer {CLIENT_KEY}"}
 
@@ -162,3 +166,37 @@ def test_session_key_sticks_to_one_deployment_with_consistent_hashing(gateway_fa
         for session in ("alice", "bob", "carol"):
             assert len({deployment(session) for _ in range(5)}) == 1
         assert len({deployment(f"user-{i}") for i in range(30)}) == 3
+
+
+class _SlowEncoder:
+    """Wraps the hashing encoder with a fixed delay (an overloaded neural encoder)."""
+
+    def __init__(self, inner, delay_s: float) -> None:
+        self.inner, self.delay_s = inner, delay_s
+        self.encoder_id, self.dim = "slow", inner.dim
+
+    def encode(self, texts, **kw):
+        time.sleep(self.delay_s)  # stands in for encoder CPU time in the worker thread
+        return self.inner.encode(texts, **kw)
+
+
+def test_auto_sheds_load_when_the_encoder_queue_is_full(upstreams, tiny_router,
+                                                        encoder) -> None:
+    settings = settings_for({m: [u.base_url] for m, u in upstreams.items()},
+                            server={"max_pending_embeddings": 2})
+    app = create_app(settings, environ=ENV, encoders={"hashing": _SlowEncoder(encoder, 1.0)},
+                     routers={"auto": tiny_router})
+
+    async def burst(url: str) -> list[int]:
+        async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=10) as http:
+            replies = await asyncio.gather(*(
+                http.post("/v1/route", json={"model": "auto", "messages": MATH})
+                for _ in range(6)))
+            concrete = await http.post("/v1/chat/completions",
+                                       json={"model": "cheap", "messages": MATH})
+        assert concrete.status_code == 200  # concrete models never wait for the encoder
+        return sorted(r.status_code for r in replies)
+
+    with ServerThread(app) as srv:
+        statuses = asyncio.run(burst(srv.url))
+    assert statuses == [200, 200, 503, 503, 503, 503]

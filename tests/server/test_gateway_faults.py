@@ -82,6 +82,10 @@ def test_no_request_is_lost_when_30_percent_of_upstream_calls_fail(gateway_facto
         elapsed = time.monotonic() - started
         with httpx.Client(base_url=srv.url, headers={"authorization": f"Bearer {ADMIN_KEY}"}) as h:
             metrics = h.get("/metrics").text
+        store = srv.app.gateway.store
+        in_flight = {f"{m}/{m}-d{k}": store.get(f"inflight:{m}/{m}-d{k}")
+                     for m in MODELS for k in range(2)}
+    assert set(in_flight.values()) == {0}, in_flight  # balancer hooks ran for every attempt
     upstream_calls = sum(u.stats["requests"] for us in ups.values() for u in us)
     upstream_failures = sum(u.stats[k] for us in ups.values() for u in us
                             for k in ("status_500", "status_429", "slow", "drop"))

@@ -95,6 +95,7 @@ class StreamHandle:
         self.attempts = attempts
         self.ttft_s = time.monotonic() - started
         self._finish = finish
+        self._finished = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """First chunk then the rest; upstream failures raise :class:`UpstreamError`."""
@@ -107,7 +108,19 @@ class StreamHandle:
             error = exc
             raise
         finally:
+            await self._close(error)
+
+    async def aclose(self) -> None:
+        """Release the upstream stream if :meth:`chunks` was never run to its end."""
+        await self._close(ConnectionAbortedError("stream closed before its end"))
+
+    async def _close(self, error: BaseException | None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        try:
             await self.stream.aclose()
+        finally:
             self._finish(error, self.ttft_s)
 
 
@@ -222,30 +235,23 @@ class Deliverer:
         breaker = self.breakers.get(dep.key)
         started = time.monotonic()
         route.balancer.on_start(dep)
-        done = False
         try:
             if stream:
                 opened = await self.upstream.open_stream(
                     dep, api_key, payload, timeout_s=remaining,
                     first_token_timeout_s=self.retry.first_token_timeout_s)
-                done = True  # the stream's own finish() runs the end-of-request hooks
-
-                def finish(exc: BaseException | None, ttft: float | None) -> None:
-                    _record(route.balancer, breaker, dep, exc, started, ttft)
-
-                return StreamHandle(route.settings.name, dep, opened, finish, started, attempt)
-            response = await self.upstream.post(dep, api_key, payload, timeout_s=remaining)
-            done = True
-            _record(route.balancer, breaker, dep, None, started, None)
-            return Completion(route.settings.name, dep.name, response, attempt)
-        except BaseException as exc:
-            if not done:
-                done = True
-                _record(route.balancer, breaker, dep, exc, started, None)
+            else:
+                response = await self.upstream.post(dep, api_key, payload, timeout_s=remaining)
+        except BaseException as exc:  # every outcome, cancellation included, reaches the hooks
+            _record(route.balancer, breaker, dep, exc, started, None)
             raise
-        finally:
-            if not done:  # pragma: no cover - every path above sets done
-                _record(route.balancer, breaker, dep, None, started, None)
+        if stream:  # the handle runs the end-of-call hooks when the stream ends or is closed
+            def finish(exc: BaseException | None, ttft: float | None) -> None:
+                _record(route.balancer, breaker, dep, exc, started, ttft)
+
+            return StreamHandle(route.settings.name, dep, opened, finish, started, attempt)
+        _record(route.balancer, breaker, dep, None, started, None)
+        return Completion(route.settings.name, dep.name, response, attempt)
 
 
 def _record(balancer: Balancer, breaker: Any, dep: Deployment, exc: BaseException | None,

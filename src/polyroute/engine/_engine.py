@@ -108,6 +108,9 @@ class RoutingEngine:
         Base of relative router paths.
     clock : callable
         Seconds for circuit breakers (wall clock when replicas share a store).
+    poll_interval_s : float
+        How often the pool file's version and the router artifacts' mtimes are checked (changes
+        made by other processes; changes published on ``store`` apply at once).
     """
 
     def __init__(self, settings: GatewaySettings, pool: ModelPool, *, store: StateStore,
@@ -117,7 +120,8 @@ class RoutingEngine:
                  routers: Mapping[str, BaseRouter] | None = None,
                  observer: EngineObserver | None = None,
                  config_dir: Path | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 poll_interval_s: float = 1.0) -> None:
         self.settings = settings
         self.pool = pool
         self.store = store
@@ -135,6 +139,8 @@ class RoutingEngine:
                                    policy=policy, secret_lookup=secret_lookup, observer=observer)
         self._encoders: dict[str, Any] = dict(encoders or {})
         self._base_routers: dict[str, BaseRouter] = dict(routers or {})
+        self._router_stamps: dict[str, tuple[int, ...]] = {}
+        self._poll_interval_s = poll_interval_s
         self._config_dir = config_dir
         self._rr = {name: itertools.count() for name in self.profiles}
         self._balancers: dict[tuple[str, str, str], Balancer] = {}
@@ -164,8 +170,26 @@ class RoutingEngine:
     def _mark(self) -> None:
         self._dirty = True
 
+    def _reload_changed_routers(self) -> bool:
+        """Reload artifacts rewritten on disk (e.g. by ``polyroute onboard``); True if any."""
+        changed = False
+        for name, stamp in list(self._router_stamps.items()):
+            profile = self.profiles[name]
+            path = resolve_router_path(profile.router, base_dir=self._config_dir)
+            if _stamp(path) == stamp:
+                continue
+            try:
+                self._base_routers[name] = self._load_router(profile)
+            except ConfigError as exc:  # a half-written artifact: keep serving the old one
+                logger.warning("router of profile %r changed but did not load: %s", name, exc)
+                continue
+            logger.info("router of profile %r reloaded from %s", name, path)
+            changed = True
+        return changed
+
     def _load_router(self, profile: RoutingProfile) -> BaseRouter:
         path = resolve_router_path(profile.router, base_dir=self._config_dir)
+        self._router_stamps[profile.name] = _stamp(path)
         try:
             router = load_router(path)
         except (DataError, OSError) as exc:
@@ -241,9 +265,11 @@ class RoutingEngine:
     def view(self) -> _View:
         """The current view, rebuilt when the pool changed."""
         now = time.monotonic()
-        if not self._dirty and self._view is not None and now - self._checked_at >= 1.0:
+        if not self._dirty and self._view is not None and now - self._checked_at >= self._poll_interval_s:
             self._checked_at = now
             if self.pool.version() != self._view.snapshot.version:
+                self._dirty = True
+            if self._reload_changed_routers():
                 self._dirty = True
         if self._dirty or self._view is None:
             with self._lock:
@@ -443,6 +469,17 @@ class RoutingEngine:
             return False, "the pool has no model"
         n = sum(bool(r.deployments) for r in view.routes.values())
         return True, f"{len(view.snapshot.models)} models, {n} with deployments"
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    """Modification times of a router artifact's files (0 when missing)."""
+    out = []
+    for name in ("router.json", "arrays.npz"):
+        try:
+            out.append((path / name).stat().st_mtime_ns)
+        except OSError:
+            out.append(0)
+    return tuple(out)
 
 
 def _cluster(router: BaseRouter, X: np.ndarray) -> int | None:

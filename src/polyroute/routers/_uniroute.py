@@ -18,6 +18,10 @@ Deviations from the paper, all optional (the defaults reproduce the paper):
 * ``smoothing="hierarchical"``: as ``"shrink"`` but the prior of cluster ``c`` is the model's overall
   error shifted (in logit space) by how much harder ``c`` is than average for the reference models.
 * ``assignment="soft"``: expected error under a softmax over −squared distance / temperature.
+* ``n_clusters="multi"``: one K-means clustering per K of ``cluster_grid``, each with its own
+  profile cells; the prediction is the average over the clusterings (multi-resolution ensemble).
+* LearnedMap ``objective="centred"``: the map is trained on the per-prompt differences between
+  models instead of each model's correctness.
 * ``n_clusters="auto"`` (and ``temperature="auto"``, ``shrink_strength="auto"``): chosen by
   *simulated onboarding* of the reference (training) models on held-out training prompts: each
   reference model is profiled from ``n_onboard_prompts`` prompts, as a new model would be, and
@@ -199,7 +203,7 @@ class _ProfileRouter(BaseRouter):
         total = float(cnt.sum())
         return {
             "model": model,
-            "n_prompts": round(total, 3),
+            "n_prompts": round(total / self._n_blocks(), 3),  # each clustering counts a prompt
             "accuracy": None if total == 0 else round(1.0 - float(err.sum()) / total, 4),
             "cost": None if np.isnan(self.model_costs_[idx]) else float(self.model_costs_[idx]),
             "clusters": [
@@ -249,7 +253,7 @@ class ClusterRouter(_ProfileRouter):
         Validation-set size a new model is expected to bring (used by the automatic choices).
     n_init : int, default 2
         K-means restarts.
-    random_state : int or None
+    random_state : int or None, default 0
         Seed of K-means and of the selection splits.
 
     Example
@@ -275,7 +279,7 @@ class ClusterRouter(_ProfileRouter):
         cluster_grid: tuple[int, ...] = (4, 8, 16, 32, 64),
         n_onboard_prompts: int = 400,
         n_init: int = 2,
-        random_state: int | None = None,
+        random_state: int | None = 0,
     ) -> None:
         self.n_clusters = n_clusters
         self.smoothing = smoothing
@@ -463,7 +467,7 @@ class LearnedMapRouter(_ProfileRouter):
         Penalty on the distance of W from its K-means initialisation.
     max_iter : int, default 150
         L-BFGS iterations.
-    random_state : int or None
+    random_state : int or None, default 0
     """
 
     _constraints: ClassVar[dict[str, tuple[type, float | None, float | None]]] = {
@@ -482,7 +486,7 @@ class LearnedMapRouter(_ProfileRouter):
         objective: str = "log-loss",
         l2: float = 1e-3,
         max_iter: int = 150,
-        random_state: int | None = None,
+        random_state: int | None = 0,
     ) -> None:
         self.n_clusters = n_clusters
         self.smoothing = smoothing
@@ -514,9 +518,13 @@ class LearnedMapRouter(_ProfileRouter):
         cent = kmeans_centroids(X, self.n_clusters, 2, int(rng.integers(2**31)))
         temp = _TAU_GRID[1] * median_d2(X, cent)
         W0 = np.vstack([2.0 * cent.T / temp, -(cent * cent).sum(1)[None, :] / temp])
-        self.map_weights_ = train_map(X, Y, W0.astype(np.float64), self._objective_prior(X, Y, W0),
-                                     l2=float(self.l2), max_iter=self.max_iter, rng=rng,
-                                     objective=self.objective)
+        # Train on the columns in name order: the optimum of this non-convex objective must not
+        # depend on the order the models were given in (floating-point summation order).
+        Ys = Y[:, np.argsort(np.asarray(self.model_names_, dtype=str), kind="stable")]
+        self.map_weights_ = train_map(X, Ys, W0.astype(np.float64),
+                                      self._objective_prior(X, Ys, W0),
+                                      l2=float(self.l2), max_iter=self.max_iter, rng=rng,
+                                      objective=self.objective)
         self.n_clusters_ = self.n_clusters
         self.n_features_in_ = X.shape[1]
         self.errors_, self.counts_ = profile_counts(self._responsibilities(X), Y)

@@ -84,6 +84,8 @@ class Gateway:
     started_at: int
     #: One worker thread for prompt embedding (onnxruntime releases the GIL).
     embed_executor: ThreadPoolExecutor
+    #: Requests waiting for (or in) the encoder; over the limit, ``auto`` sheds load.
+    pending_embeddings: int = 0
 
     def learned_profile_name(self) -> str | None:
         return next((p.name for p in self.settings.profiles if p.strategy == "learned"), None)

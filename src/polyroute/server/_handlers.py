@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from polyroute.engine import Completion, RouteDecision, RouteRequest
 from polyroute.exceptions import UpstreamError
-from polyroute.server._errors import bad_request, sse_error_event, to_http_error
+from polyroute.server._errors import HTTPError, bad_request, sse_error_event, to_http_error
 from polyroute.server._http import Headers, Request, Send, ascii_header, send_bytes, send_json
 
 if TYPE_CHECKING:
@@ -109,16 +109,30 @@ def decision_headers(decision: RouteDecision, deployment: str | None = None,
     return headers
 
 
+async def _embed(gw: Gateway, request: RouteRequest) -> Any:
+    """Embed in the worker thread; shed load (503) when too many prompts already wait."""
+    limit = gw.settings.server.max_pending_embeddings
+    if gw.pending_embeddings >= limit:
+        raise HTTPError(503, f"the prompt encoder is saturated ({limit} prompts waiting); "
+                        "retry shortly or use a concrete model", "service_unavailable",
+                        "encoder_saturated", [(b"retry-after", b"1")])
+    gw.pending_embeddings += 1
+    started = time.perf_counter()
+    try:
+        return await asyncio.get_running_loop().run_in_executor(
+            gw.embed_executor, gw.engine.embed, request)
+    finally:
+        gw.pending_embeddings -= 1
+        gw.metrics.embedding.observe(time.perf_counter() - started)
+
+
 async def _decide(gw: Gateway, req: Request, log: RequestLog
                   ) -> tuple[dict[str, Any], RouteDecision]:
     body = parse_chat_body(req)
     request = route_request(body, req)
     embedding = None
     if gw.engine.needs_embedding(request.model):  # encoder work off the event loop
-        started = time.perf_counter()
-        embedding = await asyncio.get_running_loop().run_in_executor(
-            gw.embed_executor, gw.engine.embed, request)
-        gw.metrics.embedding.observe(time.perf_counter() - started)
+        embedding = await _embed(gw, request)
     decision = gw.engine.route(request, embedding=embedding)
     log.profile, log.model = decision.profile, decision.model
     gw.metrics.decisions.labels(decision.profile or "", decision.model, decision.strategy).inc()
@@ -145,21 +159,24 @@ async def chat_completions(gw: Gateway, req: Request, send: Send, log: RequestLo
 async def _stream(gw: Gateway, decision: RouteDecision, body: dict[str, Any], key: str | None,
                   send: Send, log: RequestLog) -> None:
     handle = await gw.engine.stream(decision, body, key=key)
-    log.model, log.deployment = handle.model, handle.deployment
-    gw.metrics.ttft.labels(handle.model).observe(handle.ttft_s)
-    headers = [*_SSE_HEADERS, *decision_headers(decision, handle.deployment, handle.model)]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    log.status = 200
     try:
-        async for chunk in handle.chunks():
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    except UpstreamError as exc:
-        err = to_http_error(exc)
-        log.stream_error = err.code
-        gw.metrics.stream_errors.labels(handle.model).inc()
-        await send({"type": "http.response.body", "body": sse_error_event(err),
-                    "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
+        log.model, log.deployment = handle.model, handle.deployment
+        gw.metrics.ttft.labels(handle.model).observe(handle.ttft_s)
+        headers = [*_SSE_HEADERS, *decision_headers(decision, handle.deployment, handle.model)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        log.status = 200
+        try:
+            async for chunk in handle.chunks():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except UpstreamError as exc:
+            err = to_http_error(exc)
+            log.stream_error = err.code
+            gw.metrics.stream_errors.labels(handle.model).inc()
+            await send({"type": "http.response.body", "body": sse_error_event(err),
+                        "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        await handle.aclose()  # no-op after a complete stream; frees hooks and socket otherwise
     gw.record_cost(handle.model, None)
 
 
