@@ -56,57 +56,74 @@ def _fit(name: str, params: dict[str, Any], X: Any, ds: Any, rows: np.ndarray, s
     return router
 
 
-def _score(router: Any, ds: Any, inputs: Any, weights: dict[str, float]) -> dict[str, Any]:
-    out = {}
-    for label, w in weights.items():
-        router.set_params(prior_weight=w)
-        acc = evaluate_choices(ds, lambda rows: router.route(inputs[rows]), inputs)
-        out[label] = {**acc, **summarise(acc)}
-    return out
+PRIOR_GRID = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
 
 
-def run_variants(args: argparse.Namespace, ds: Any, X: np.ndarray) -> dict[str, Any]:
+def _score(router: Any, ds: Any, inputs: Any, weight: float) -> dict[str, Any]:
+    router.set_params(prior_weight=weight)
+    acc = evaluate_choices(ds, lambda rows: router.route(inputs[rows]), inputs)
+    return {**acc, **summarise(acc)}
+
+
+def _specs(args: argparse.Namespace, X: np.ndarray, texts: np.ndarray) -> list[tuple[Any, ...]]:
+    specs: list[tuple[Any, ...]] = [
+        ("frozen", "routerdc", {"n_steps": args.steps}, X, args.seeds_list),
+        ("frozen-no-sample-loss", "routerdc",
+         {"n_steps": args.steps, "sample_loss_weight": 0.0}, X, args.seeds_list),
+        ("finetune", "routerdc-finetune",
+         {"n_steps": args.finetune_steps, "n_finetune_layers": args.finetune_layers,
+          "max_seq_length": args.max_seq_length, "batch_size": 32}, texts,
+         args.finetune_seeds_list),
+    ]
+    return [s for s in specs if s[0] in args.variants]
+
+
+def run_variants(args: argparse.Namespace, ds: Any, X: np.ndarray,
+                 report: Any) -> dict[str, Any]:
+    """Train every variant and seed; score each at every prior weight of ``PRIOR_GRID``."""
     tr = ds.splits["train"]
     texts = np.asarray(ds.prompts, dtype=object)
-    specs: list[tuple[str, str, dict[str, Any], Any]] = [
-        ("frozen", "routerdc", {"n_steps": args.steps}, X),
-        ("frozen-no-sample-loss", "routerdc",
-         {"n_steps": args.steps, "sample_loss_weight": 0.0}, X),
-    ]
-    if args.finetune_steps > 0:
-        specs.append(("finetune", "routerdc-finetune",
-                      {"n_steps": args.finetune_steps, "n_finetune_layers": args.finetune_layers,
-                       "max_seq_length": args.max_seq_length, "batch_size": 32}, texts))
     results: dict[str, Any] = {}
-    for label, name, params, inputs in specs:
-        if label not in args.variants:
-            continue
-        for seed in args.seeds_list:
+    for label, name, params, inputs, seeds in _specs(args, X, texts):
+        for seed in seeds:
             print(f"[{label}] seed {seed} ...", file=sys.stderr, flush=True)
             router = _fit(name, {**params, "show_progress": args.progress}, inputs[tr], ds, tr,
                           seed, args.encoder)
-            weights = {label: 0.0}
-            if label != "frozen-no-sample-loss":
-                weights[f"{label} + prior"] = args.prior_weight
-            for key, res in _score(router, ds, inputs, weights).items():
-                results.setdefault(key, {"runs": []})["runs"].append({
-                    "seed": seed, **res, "fit_seconds": router.fit_seconds_,
-                    "best_step": router.best_step_, "history": router.history_,
-                })
-            if args.artifacts and seed == args.seeds_list[0]:
-                router.set_params(prior_weight=args.prior_weight)
+            grid = {str(w): _score(router, ds, inputs, w) for w in PRIOR_GRID}
+            results.setdefault(label, {"runs": []})["runs"].append({
+                "seed": seed, **grid["0.0"], "prior_grid": grid,
+                "fit_seconds": router.fit_seconds_, "best_step": router.best_step_,
+                "history": router.history_,
+            })
+            if args.artifacts and seed == seeds[0]:
+                router.set_params(prior_weight=0.0)
                 router.save(Path(args.artifacts) / label)
-            print(f"[{label}] seed {seed}: " + ", ".join(
-                f"{k} ID {results[k]['runs'][-1]['id']:.2f} OOD {results[k]['runs'][-1]['ood']:.2f}"
-                for k in weights) + f" ({router.fit_seconds_['wall']:.0f} s)", file=sys.stderr)
-    for res in results.values():
-        runs = res["runs"]
-        for key in (*ALL_TASKS, "id", "ood"):
-            vals = np.array([r[key] for r in runs])
-            res[key] = {"mean": float(vals.mean()), "std": float(vals.std())}
-        res["fit_wall_s"] = float(np.mean([r["fit_seconds"]["wall"] for r in runs]))
-        res["fit_cpu_s"] = float(np.mean([r["fit_seconds"]["cpu"] for r in runs]))
+            print(f"[{label}] seed {seed}: ID {grid['0.0']['id']:.2f} OOD "
+                  f"{grid['0.0']['ood']:.2f} ({router.fit_seconds_['wall']:.0f} s)",
+                  file=sys.stderr, flush=True)
+            report(results)
     return results
+
+
+def aggregate(results: dict[str, Any], prior_weight: float) -> dict[str, Any]:
+    """Mean ± std over seeds per variant, plus a "+ prior" row at the chosen weight."""
+    rows: dict[str, Any] = {}
+    for label, res in results.items():
+        variants = [(label, lambda run: run)]
+        if label != "frozen-no-sample-loss":
+            variants.append((f"{label} + prior (w={prior_weight:g})",
+                             lambda run: run["prior_grid"][str(float(prior_weight))]))
+        for row_label, pick in variants:
+            runs = [pick(r) for r in res["runs"]]
+            row: dict[str, Any] = {"n_seeds": len(runs)}
+            for key in (*ALL_TASKS, "id", "ood"):
+                vals = np.array([r[key] for r in runs])
+                row[key] = {"mean": float(vals.mean()), "std": float(vals.std())}
+            row["fit_wall_s"] = float(np.mean([r["fit_seconds"]["wall"] for r in res["runs"]]))
+            row["fit_cpu_s"] = float(np.mean([r["fit_seconds"]["cpu"] for r in res["runs"]]))
+            row["best_steps"] = [r["best_step"] for r in res["runs"]]
+            rows[row_label] = row
+    return rows
 
 
 def measure_latency(artifact: Path, prompts: list[str], n: int) -> dict[str, float]:
@@ -133,8 +150,6 @@ def plot_curves(results: dict[str, Any], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for label, res in results.items():
-        if label.endswith("+ prior"):
-            continue
         for i, run in enumerate(res["runs"]):
             h = run["history"]
             kw = {"label": label if i == 0 else None, "alpha": 0.8}
@@ -149,10 +164,21 @@ def plot_curves(results: dict[str, Any], path: Path) -> None:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
-def write_markdown(out: dict[str, Any], path: Path, command: str) -> None:
-    refs, res = out["references"], out["results"]
+def _chosen_weight(args: argparse.Namespace, out_dir: Path) -> float:
+    """``--prior-weight``, or the weight chosen by ``routerdc_select.py`` (CV on TRAIN)."""
+    if args.prior_weight is not None:
+        return float(args.prior_weight)
+    path = out_dir / "routerdc_selection.json"
+    if path.is_file():
+        return float(json.loads(path.read_text())["best_prior_weight"])
+    return 0.9
+
+
+def write_markdown(out: dict[str, Any], path: Path, command: str, *, png: str) -> None:
+    refs, res = out["references"], out["table"]
     head = "| method | " + " | ".join(TASK_LABELS[t] for t in ALL_TASKS) + " | ID avg | OOD avg |"
     lines = [f"`{command}`", "", ("RouterDC on the paper's split (train: 5 ID training sets; "
              "test: ID test sets; OOD: MATH-PreAlgebra, MBPP, C-EVAL). Accuracy (%) with the "
@@ -171,20 +197,20 @@ def write_markdown(out: dict[str, Any], path: Path, command: str) -> None:
                  + f" | {PAPER['id']:.2f} | {PAPER['ood']:.2f} |")
     for label, r in res.items():
         cells = [f"{r[t]['mean']:.2f} ± {r[t]['std']:.2f}" for t in (*ALL_TASKS, "id", "ood")]
-        lines.append(f"| **{label}** | " + " | ".join(cells) + " |")
+        lines.append(f"| **{label}** ({r['n_seeds']} seeds) | " + " | ".join(cells) + " |")
     lines += ["", "| variant | fit wall s / seed | fit CPU s / seed | best step (per seed) |",
               "|---|---:|---:|---|"]
     for label, r in res.items():
-        if label.endswith("+ prior"):
+        if "+ prior" in label:
             continue
-        steps = ", ".join(str(run["best_step"]) for run in r["runs"])
+        steps = ", ".join(str(step) for step in r["best_steps"])
         lines.append(f"| {label} | {r['fit_wall_s']:.0f} | {r['fit_cpu_s']:.0f} | {steps} |")
     lat = out.get("latency")
     if lat:
         lines += ["", (f"Routing one prompt with the trained frozen RouterDC, embedding "
                   f"({lat['encoder']}) included (no cache), {lat['n']} test prompts one at a time: "
                   f"**p50 {lat['p50_ms']:.2f} ms**, p95 {lat['p95_ms']:.2f} ms.")]
-    lines += ["", out["machine_note"], "", "Training curves: `routerdc.png`."]
+    lines += ["", out["machine_note"], "", f"Training curves: `{png}`."]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -192,50 +218,64 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--prior-weight", type=float, default=0.9)
+    ap.add_argument("--prior-weight", type=float, default=None,
+                    help="default: best_prior_weight of routerdc_selection.json (CV on TRAIN)")
     ap.add_argument("--variants", default="frozen,frozen-no-sample-loss,finetune")
     ap.add_argument("--finetune-steps", type=int, default=300)
+    ap.add_argument("--finetune-seeds", default=None, help="default: --seeds")
     ap.add_argument("--finetune-layers", type=int, default=1)
     ap.add_argument("--max-seq-length", type=int, default=128)
     ap.add_argument("--latency-prompts", type=int, default=200)
     ap.add_argument("--encoder", default="minilm")
     ap.add_argument("--artifacts", help="folder for the trained routers (seed 0); not the repo")
     ap.add_argument("--out-dir", default="docs/results")
+    ap.add_argument("--out-name", default="routerdc", help="file stem of the outputs")
     ap.add_argument("--progress", action="store_true", help="show training progress bars")
     args = ap.parse_args(argv)
     args.seeds_list = [int(s) for s in args.seeds.split(",")]
+    args.finetune_seeds_list = [int(s) for s in (args.finetune_seeds or args.seeds).split(",")]
     args.variants = set(args.variants.split(","))
     import torch
 
     torch.set_num_threads(1)  # the machine is shared; also makes CPU times comparable
     ds, X = load_benchmark(args.encoder)
-    results = run_variants(args, ds, X)
-    out: dict[str, Any] = {
-        "seeds": args.seeds_list, "prior_weight": args.prior_weight, "steps": args.steps,
-        "finetune": {"steps": args.finetune_steps, "layers": args.finetune_layers,
-                     "max_seq_length": args.max_seq_length},
-        "paper": PAPER, "references": reference_points(ds), "results": results,
-        "machine_note": (f"CPU: {os.cpu_count()} cores shared with other jobs during the run "
-                         f"(load average {os.getloadavg()[0]:.1f} at the end), so wall times are "
-                         "pessimistic; torch threads = 1."),
-    }
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if args.artifacts and "frozen" in args.variants:
-        test_prompts = [str(p) for p in ds.prompts[ds.splits["test"]]]
-        rng = np.random.default_rng(0)
-        picks = [test_prompts[i] for i in rng.permutation(len(test_prompts))]
-        out["latency"] = measure_latency(Path(args.artifacts) / "frozen", picks,
-                                         args.latency_prompts)
-    plot_curves(results, out_dir / "routerdc.png")
-    for res in results.values():
-        for run in res["runs"]:
-            run.pop("history", None) if run is not res["runs"][0] else None
-    (out_dir / "routerdc.json").write_text(json.dumps(out, indent=2))
     command = "nice -n 10 .venv/bin/python bench/routerdc_reproduce.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
-    write_markdown(out, out_dir / "routerdc.md", command.strip())
-    print((out_dir / "routerdc.md").read_text())
+    refs = reference_points(ds)
+    state: dict[str, Any] = {}
+
+    def report(results: dict[str, Any]) -> None:
+        weight = _chosen_weight(args, out_dir)
+        out: dict[str, Any] = {
+            "seeds": args.seeds_list, "prior_weight": weight, "steps": args.steps,
+            "finetune": {"steps": args.finetune_steps, "layers": args.finetune_layers,
+                         "seeds": args.finetune_seeds_list,
+                         "max_seq_length": args.max_seq_length},
+            "paper": PAPER, "references": refs, "table": aggregate(results, weight),
+            "results": results, "latency": state.get("latency"),
+            "machine_note": (f"CPU: {os.cpu_count()} cores shared with other jobs during the "
+                             f"run (load average {os.getloadavg()[0]:.1f} when this was "
+                             "written), so wall times are pessimistic; torch threads = 1."),
+        }
+        if args.artifacts and "latency" not in state and (Path(args.artifacts) / "frozen").is_dir():
+            test_prompts = [str(p) for p in ds.prompts[ds.splits["test"]]]
+            rng = np.random.default_rng(0)
+            picks = [test_prompts[i] for i in rng.permutation(len(test_prompts))]
+            state["latency"] = out["latency"] = measure_latency(
+                Path(args.artifacts) / "frozen", picks, args.latency_prompts)
+        plot_curves(results, out_dir / f"{args.out_name}.png")
+        slim = json.loads(json.dumps(out))
+        for res in slim["results"].values():
+            for run in res["runs"][1:]:
+                run.pop("history", None)
+        (out_dir / f"{args.out_name}.json").write_text(json.dumps(slim, indent=2))
+        write_markdown(out, out_dir / f"{args.out_name}.md", command.strip(),
+                       png=f"{args.out_name}.png")
+
+    run_variants(args, ds, X, report)
+    print((out_dir / f"{args.out_name}.md").read_text())
     return 0
 
 

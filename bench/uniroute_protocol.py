@@ -106,6 +106,13 @@ def _on_val(name: str, **params: Any) -> Method:
     return run
 
 
+def _val_mean(t: Trial, val: np.ndarray) -> np.ndarray:
+    """Diagnostic: each unseen LLM's mean accuracy on the N_val prompts, the same for every
+    prompt (a ZeroRouter that must estimate the accuracies instead of knowing them)."""
+    mean = np.nanmean(t.Y[val][:, t.unseen], axis=0)
+    return np.broadcast_to(mean, (len(t.evaluate), len(t.unseen))).copy()
+
+
 def _clairvoyant(t: Trial, val: np.ndarray) -> np.ndarray:
     """MLP trained with the unseen LLMs' labels on all train + val prompts (upper bound)."""
     if "clairvoyant" not in t.cache:
@@ -138,6 +145,7 @@ METHODS: dict[str, Method] = {
     "learnedmap-centred": _uniroute("uniroute-learnedmap", n_clusters=16, smoothing="shrink",
                                     objective="centred", max_iter=80),
     "clairvoyant-mlp": _clairvoyant,
+    "val-mean": _val_mean,
 }
 
 

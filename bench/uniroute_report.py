@@ -27,7 +27,7 @@ import uniroute_protocol as protocol
 RESULTS = protocol.RESULTS
 ORDER = ["oracle", "clairvoyant-mlp", "zero-router", "knn", "mlp-retrained", "uniroute-paper",
          "uniroute-shrink", "uniroute-shrink-soft", "uniroute-hier-soft", "uniroute-multi",
-         "learnedmap", "learnedmap-centred"]
+         "learnedmap", "learnedmap-centred", "val-mean"]
 #: Embeddings each dataset's trials used (all-MiniLM-L6-v2; "minilm-st" is its
 #: sentence-transformers reference implementation, equal to the ONNX "minilm" within 2e-7).
 ENCODERS = {"routerbench": "minilm", "mmlu-pro": "minilm-st", "mmlu-pro-openllm": "minilm-st"}
@@ -114,8 +114,9 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     n_vals = sorted({k for r in records for k in r["results"]}, key=int)
     for n_val in n_vals:
-        recs = [r["results"][n_val] for r in records if n_val in r["results"]]
+        recs = [r["results"][n_val] for r in records if "knn" in r["results"].get(n_val, {})]
         methods = [m for m in ORDER if m in recs[0]] + [m for m in recs[0] if m not in ORDER]
+        methods = [m for m in methods if all(m in r for r in recs)]  # only complete columns
         area = {m: np.array([r[m]["area"] for r in recs]) for m in methods}
         qnc = {m: np.array([r[m]["qnc"] for r in recs]) for m in methods}
         knn, clair = area.get("knn"), area.get("clairvoyant-mlp")
@@ -204,9 +205,11 @@ def main() -> None:
         records = {}
         for path in sorted(RESULTS.glob(f"uniroute_{name}.trials*.jsonl")):
             for line in path.read_text().splitlines():
-                if line:
+                if line:  # several files may hold different methods of one trial: merge them
                     rec = json.loads(line)
-                    records[rec["seed"]] = rec
+                    into = records.setdefault(rec["seed"], {"seed": rec["seed"], "results": {}})
+                    for n_val, res in rec["results"].items():
+                        into["results"].setdefault(n_val, {}).update(res)
         records = [records[s] for s in sorted(records)]
         if not records:
             continue

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import tempfile
 from pathlib import Path
@@ -145,6 +146,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
 
     if not args.router_dir or not args.name:
         raise ConfigError("expected --router-dir DIR and --name MODEL")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one log line per prompt
     if bool(args.outcomes) == bool(args.base_url):
         raise ConfigError("expected exactly one of --outcomes FILE and --base-url URL")
     router = _load(args.router_dir)

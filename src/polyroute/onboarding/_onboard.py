@@ -203,14 +203,15 @@ def onboard_endpoint(
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """A small text table of a profile summary (per-cluster accuracy and n)."""
+    """A small text table of a profile summary (per-cluster n, raw and smoothed accuracy; raw is
+    "-" for a cluster with less than half a prompt)."""
     acc = summary.get("accuracy")
     cost = summary.get("cost")
     lines = [(f"model {summary['model']}: {summary['n_prompts']:g} graded prompts, accuracy "
              f"{'n/a' if acc is None else f'{acc:.3f}'}, cost/query "
              f"{'unknown' if cost is None else f'{cost:.6g}'}"),
-             f"{'cluster':>7} {'n':>7} {'raw acc':>8} {'profile':>8}"]
+             f"{'cluster':>8} {'n':>7} {'raw acc':>8} {'profile':>8}"]
     for row in summary["clusters"]:
         raw = "-" if row["raw_accuracy"] is None else f"{row['raw_accuracy']:.3f}"
-        lines.append(f"{row['cluster']:>7} {row['n']:>7.1f} {raw:>8} {row['accuracy']:>8.3f}")
+        lines.append(f"{row['cluster']:>8} {row['n']:>7.1f} {raw:>8} {row['accuracy']:>8.3f}")
     return "\n".join(lines)

@@ -74,7 +74,7 @@ from polyroute.routers._routerdc_utils import (
 )
 
 Array = np.ndarray
-_CLUSTER_SOURCES = ("kmeans", "tasks")
+_CLUSTER_SOURCES = ("auto", "kmeans", "tasks")
 
 
 class RouterDCWarning(PolyrouteWarning):
@@ -107,9 +107,10 @@ class ContrastiveRouter(BaseRouter):
         A would-be negative LLM scoring above this is masked (paper: 0.5).
     n_clusters : int
         Number of K-means query clusters (paper: 5); ignored with ``cluster_source="tasks"``.
-    cluster_source : {"kmeans", "tasks"}
-        Where the query clusters come from: K-means on ``X`` or the ``tasks`` given to ``fit``.
-        ``fit(..., cluster_ids=...)`` overrides both.
+    cluster_source : {"auto", "kmeans", "tasks"}
+        Where the query clusters come from: K-means on ``X`` (the paper), the ``tasks`` given to
+        ``fit``, or "auto": the tasks when ``fit`` gets at least 2 distinct ones, else K-means.
+        ``fit(..., cluster_ids=...)`` overrides all.
     sample_loss_weight : float
         Weight of the sample–sample loss (0 = the paper's ablation without it).
     n_sample_negatives : int
@@ -177,7 +178,7 @@ class ContrastiveRouter(BaseRouter):
         n_negatives: int = 3,
         negative_threshold: float = 0.5,
         n_clusters: int = 5,
-        cluster_source: str = "kmeans",
+        cluster_source: str = "auto",
         sample_loss_weight: float = 1.0,
         n_sample_negatives: int = 3,
         learning_rate: float = 1e-3,
@@ -301,7 +302,10 @@ class ContrastiveRouter(BaseRouter):
                 raise DataError(f"cluster_ids has shape {ids.shape}; expected ({n},)")
             _, inverse = np.unique(ids, return_inverse=True)
             return inverse.astype(np.int64)
-        if self.cluster_source == "tasks":
+        source = self.cluster_source
+        if source == "auto":
+            source = "tasks" if tasks is not None and len(set(map(str, tasks))) >= 2 else "kmeans"
+        if source == "tasks":
             if tasks is None:
                 raise DataError('cluster_source="tasks" needs tasks=...; found tasks=None')
             names = np.asarray(tasks, dtype=object)

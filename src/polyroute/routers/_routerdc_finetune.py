@@ -169,7 +169,7 @@ class FinetunedContrastiveRouter(ContrastiveRouter):
         n_negatives: int = 3,
         negative_threshold: float = 0.5,
         n_clusters: int = 5,
-        cluster_source: str = "kmeans",
+        cluster_source: str = "auto",
         sample_loss_weight: float = 1.0,
         n_sample_negatives: int = 3,
         learning_rate: float = 1e-3,

@@ -207,12 +207,16 @@ class _ProfileRouter(BaseRouter):
             "accuracy": None if total == 0 else round(1.0 - float(err.sum()) / total, 4),
             "cost": None if np.isnan(self.model_costs_[idx]) else float(self.model_costs_[idx]),
             "clusters": [
-                {"cluster": c, "n": round(float(cnt[c]), 3),
-                 "raw_accuracy": None if np.isnan(raw[c]) else round(float(raw[c]), 4),
+                {"cluster": label, "n": round(float(cnt[c]), 3),
+                 "raw_accuracy": None if cnt[c] < 0.5 else round(float(raw[c]), 4),
                  "accuracy": round(1.0 - float(psi[c]), 4)}
-                for c in range(len(psi))
+                for c, label in enumerate(self._cell_labels())
             ],
         }
+
+    def _cell_labels(self) -> list[str]:
+        """Names of the profile cells (``"3"``; ``"K16:3"`` when several clusterings)."""
+        return [str(c) for c in range(self.errors_.shape[1])]
 
     def _restore(self, learned: dict[str, Any], arrays: dict[str, Array]) -> None:
         super()._restore(learned, arrays)
@@ -346,6 +350,11 @@ class ClusterRouter(_ProfileRouter):
 
     def _n_blocks(self) -> int:
         return len(self.block_sizes_)
+
+    def _cell_labels(self) -> list[str]:
+        if len(self.block_sizes_) == 1:
+            return super()._cell_labels()
+        return [f"K{k}:{j}" for k in self.block_sizes_.tolist() for j in range(k)]
 
     # ------------------------------------------------------------------ automatic choices
     def _choose(
