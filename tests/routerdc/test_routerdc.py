@@ -204,3 +204,15 @@ def test_predict_before_fit_and_wrong_width(routerdc_slices, fitted_router):
     bad[0, 0] = np.nan
     with pytest.raises(DataError, match="X must be finite"):
         _small().fit(bad, train.Y, model_names=train.model_names)
+
+
+def test_soft_scores_only_rank_llms_profiles_estimate_y(routerdc_slices):
+    train, test = routerdc_slices
+    router = _small(cluster_source="tasks", prior_weight=1.0)
+    router.fit(train.X, train.Y, model_names=train.model_names, tasks=train.tasks,
+               soft_scores=train.soft)
+    names = np.unique(train.tasks)
+    expected = np.stack([train.Y[train.tasks == t].mean(0) for t in names])
+    np.testing.assert_allclose(router.cluster_quality_, expected)
+    with pytest.raises(DataError, match=r"soft_scores has shape \(500, 6\)"):
+        _small().fit(train.X, train.Y, model_names=train.model_names, soft_scores=train.soft[:, :6])

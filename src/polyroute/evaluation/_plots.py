@@ -62,8 +62,9 @@ def _accuracy_panel(ax: Any, test: TestSetResult) -> None:
         r = test.routers[name]
         values = [100 * r.task_accuracy[t] for t in test.tasks] + [100 * r.average]
         ax.bar(x + (i - (len(names) - 1) / 2) * width, values, width, label=name)
+    ax.set_ylim(0, 125)  # headroom for the legend above the bars
     ax.set_xticks(x, groups, rotation=20, fontsize=8)
     ax.set_ylabel("accuracy (%)")
     ax.set_title(f"{test.name}: accuracy per task (no costs in this pool)")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=4, loc="upper center")

@@ -83,16 +83,20 @@ def per_task_table(test: TestSetResult) -> str:
 
 
 def single_model_table(test: TestSetResult, cost_unit: str) -> str:
-    lines = [_row(["model", "quality (%)", "task avg (%)", f"mean cost ({cost_unit})"]),
-             _row(["---", "---:", "---:", "---:"])]
+    """Each model alone: micro and macro (task) average, and mean cost when the pool has costs."""
+    header = ["model", "quality (%)", "task avg (%)"]
+    if test.has_costs:
+        header.append(f"mean cost ({cost_unit})")
+    lines = [_row(header), _row(["---"] + ["---:"] * (len(header) - 1))]
     macro = test.single_task_average
     order = sorted(range(len(test.model_names)), key=lambda i: test.single_costs[i])
     for i in order:
         best = " (best)" if test.model_names[i] == test.best_single else ""
-        name = test.model_names[i] + best
-        lines.append(_row([name, _pct(float(test.single_qualities[i])),
-                           _pct(None if macro is None else float(macro[i])),
-                           _cost(float(test.single_costs[i]))]))
+        cells = [test.model_names[i] + best, _pct(float(test.single_qualities[i])),
+                 _pct(None if macro is None else float(macro[i]))]
+        if test.has_costs:
+            cells.append(_cost(float(test.single_costs[i])))
+        lines.append(_row(cells))
     return "\n".join(lines)
 
 

@@ -8,7 +8,8 @@ A query encoder maps a prompt to ``h(x)``; every candidate LLM ``m`` has a learn
   positives and the ``n_negatives`` worst are negatives; a negative that still scores above
   ``negative_threshold`` is masked and a positive that scores 0 is skipped;
 * the **sample–sample contrastive loss** (weight ``sample_loss_weight``): queries are clustered
-  (K-means on the training embeddings, the ``tasks`` given to ``fit`` or explicit ``cluster_ids``);
+  (K-means on the training embeddings as in the paper, the ``tasks`` given to ``fit`` — the
+  default when ``fit`` gets them — or explicit ``cluster_ids``);
   each query is pulled towards one same-cluster query and pushed from ``n_sample_negatives``
   queries of other clusters.
 
@@ -25,6 +26,11 @@ Deviations from the paper, all documented parameters:
 * The sample–sample pairs are drawn *inside the batch* (the paper samples them from the whole
   training set); this keeps fine-tuning on CPU affordable (no extra encoder passes).
 * Ties in the LLM ranking (common with 0/1 scores) are broken at random, not by column order.
+  ``fit(..., soft_scores=...)`` ranks the LLMs by a richer signal (the paper's raw scores: the
+  probability of the correct option) while ``Y`` — the quality being estimated — drives
+  checkpoint selection, calibration and cluster profiles.
+* Checkpoints are selected on a held-out slice of the *training* data (``holdout_fraction``), by
+  the mean ``Y`` of the chosen LLM, every ``eval_every`` steps.
 * ``predict_scores`` returns a **calibrated quality**, not raw similarities: one logistic map
   ``sigmoid(a * cos(h, e_m) / τ + b)`` shared by all LLMs, fitted on the training scores. It is
   monotone in the similarity, so at ``cost_weight = 0`` the choice is exactly RouterDC's
@@ -35,8 +41,8 @@ Deviations from the paper, all documented parameters:
   query cluster ``c`` and ``P(c|x)`` a softmax over cosine similarities to the cluster centroids in
   the learned space. It adds task recognition, which is most of what this benchmark rewards.
 * A new LLM is added without retraining (:meth:`ContrastiveRouter.add_models`): only its
-  embedding is fitted, by maximising the likelihood of its graded validation prompts under the
-  shared calibration; its cluster profile comes from the same prompts.
+  embedding (and its own 2-parameter calibration) is fitted, by maximising the likelihood of its
+  graded validation prompts; its cluster profile comes from the same prompts.
 
 Missing scores (NaN) are masked: such an LLM is neither a positive nor a negative for that query
 and is ignored by the calibration and the cluster profiles; a query with no score at all is
@@ -225,6 +231,7 @@ class ContrastiveRouter(BaseRouter):
         model_names: Sequence[str],
         tasks: Sequence[str] | None = None,
         cluster_ids: Sequence[int] | None = None,
+        soft_scores: Array | None = None,
     ) -> Self:
         """Train the head and the LLM embeddings on embeddings ``X`` and scores ``Y``.
 
@@ -240,6 +247,10 @@ class ContrastiveRouter(BaseRouter):
             Task of each query; used as the clusters with ``cluster_source="tasks"``.
         cluster_ids : sequence of int, optional
             Explicit query clusters (e.g. the paper's ``cluster_id``); override ``cluster_source``.
+        soft_scores : array, shape (n_queries, n_models), optional
+            A richer signal used only to *rank* the LLMs in the sample–LLM loss (e.g. the
+            probability of the correct option, as the paper trains); ``Y`` stays the quality
+            that checkpoint selection, calibration and cluster profiles estimate.
 
         Returns
         -------
@@ -251,6 +262,7 @@ class ContrastiveRouter(BaseRouter):
             Bad shapes, parameters, scores outside [0, 1], or missing ``tasks``/``cluster_ids``.
         """
         X, Y = self._validate_training_data(X, Y, model_names)
+        R = Y if soft_scores is None else self._validate_soft(soft_scores, Y)
         rows = _scored_rows(Y)
         rng = np.random.default_rng(self.random_state)
         torch = _import_torch()
@@ -259,7 +271,7 @@ class ContrastiveRouter(BaseRouter):
         clusters = self._training_clusters(torch, net, X, tasks, cluster_ids, rng)
         # Train in model-name order, so permuting Y's columns permutes the result exactly.
         order = np.argsort(np.asarray(self.model_names_, dtype=str), kind="stable")
-        self._train(torch, net, X, Y[:, order], clusters, rows, rng)
+        self._train(torch, net, X, Y[:, order], R[:, order], clusters, rows, rng)
         self._export_network(net)
         self.llm_embeddings_ = self.llm_embeddings_[np.argsort(order)]
         H = self._training_embeddings(torch, net, X, rows)
@@ -285,6 +297,17 @@ class ContrastiveRouter(BaseRouter):
             raise DataError("X must be finite; found NaN or infinite embeddings")
         self.n_features_in_ = int(X.shape[1])
         return X, Y
+
+    @staticmethod
+    def _validate_soft(soft: Array, Y: Array) -> Array:
+        S = np.asarray(soft, dtype=np.float64)
+        if S.shape != Y.shape:
+            raise DataError(f"soft_scores has shape {S.shape}; expected {Y.shape} (like Y)")
+        finite = S[~np.isnan(S)]
+        if np.isinf(S).any() or (finite.size and (finite.min() < 0 or finite.max() > 1)):
+            raise DataError("soft_scores must lie in [0, 1] (NaN = unknown); found values "
+                            f"in [{np.nanmin(S):g}, {np.nanmax(S):g}]")
+        return np.where(np.isnan(Y), np.nan, S)
 
     def _training_clusters(
         self,
@@ -338,7 +361,15 @@ class ContrastiveRouter(BaseRouter):
                                  weight_decay=self.weight_decay)
 
     def _train(
-        self, torch: Any, net: Any, X: Array, Y: Array, clusters: Array, rows: Array, rng: Any
+        self,
+        torch: Any,
+        net: Any,
+        X: Array,
+        Y: Array,
+        R: Array,
+        clusters: Array,
+        rows: Array,
+        rng: Any,
     ) -> None:
         train_pos, hold_pos = holdout_split(len(rows), clusters[rows], self.holdout_fraction, rng)
         train_rows, hold_rows = rows[train_pos], rows[hold_pos]
@@ -353,7 +384,7 @@ class ContrastiveRouter(BaseRouter):
             for step in range(1, self.n_steps + 1):
                 net.train()
                 idx = order.next()
-                total, llm_loss, ss_loss = self._step_loss(torch, net, X, Y, clusters, idx, rng)
+                total, llm_loss, ss_loss = self._step_loss(torch, net, X, R, clusters, idx, rng)
                 opt.zero_grad()
                 total.backward()
                 opt.step()
