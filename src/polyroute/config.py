@@ -18,7 +18,7 @@ CACHE_DIR_ENV = "POLYROUTE_CACHE_DIR"
 
 def _default_data_dir_candidates() -> list[Path]:
     """``../shared/data`` beside the working directory and beside the source checkout."""
-    checkout = Path(__file__).resolve().parents[3]  # src/polyroute/config.py -> checkout root
+    checkout = Path(__file__).resolve().parents[2]  # src/polyroute/config.py -> checkout root
     return [Path.cwd().parent / "shared" / "data", checkout.parent / "shared" / "data"]
 
 
