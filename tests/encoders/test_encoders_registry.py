@@ -13,7 +13,7 @@ from polyroute.exceptions import ConfigError, UnknownComponentError
 
 
 def test_names() -> None:
-    assert set(available_encoders()) == {"minilm", "minilm-st", "hashing"}
+    assert set(available_encoders()) == {"minilm", "minilm-st", "minilm-static", "hashing"}
     assert DEFAULT_ENCODER == "minilm"
 
 
@@ -27,7 +27,8 @@ def test_unknown_name_lists_valid_names() -> None:
     with pytest.raises(UnknownComponentError) as info:
         make_encoder("bert-large")
     message = str(info.value)
-    assert message == "unknown encoder 'bert-large'; expected one of: hashing, minilm, minilm-st"
+    assert message == ("unknown encoder 'bert-large'; expected one of: hashing, minilm, "
+                       "minilm-st, minilm-static")
     assert isinstance(info.value, ConfigError) and isinstance(info.value, KeyError)
 
 

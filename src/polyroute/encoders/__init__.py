@@ -1,7 +1,8 @@
 """Query encoders: texts -> L2-normalised float32 vectors, with an on-disk cache.
 
-``make_encoder("minilm")`` (default, onnxruntime), ``"minilm-st"`` (sentence-transformers reference)
-and ``"hashing"`` (no model); ``encode_cached`` / ``embed_dataset`` go through the SQLite cache.
+``make_encoder("minilm")`` (default, onnxruntime), ``"minilm-st"`` (sentence-transformers
+reference), ``"minilm-static"`` (static vectors distilled from MiniLM; pure numpy) and
+``"hashing"`` (no model); ``encode_cached`` / ``embed_dataset`` go through the SQLite cache.
 """
 
 from polyroute.encoders._base import Encoder
@@ -17,6 +18,7 @@ from polyroute.encoders._hashing import HashingEncoder
 from polyroute.encoders._minilm import MiniLMEncoder
 from polyroute.encoders._registry import DEFAULT_ENCODER, available_encoders, make_encoder
 from polyroute.encoders._st import SentenceTransformerEncoder
+from polyroute.encoders._static import StaticMiniLMEncoder
 
 __all__ = [
     "DEFAULT_ENCODER",
@@ -26,6 +28,7 @@ __all__ = [
     "HashingEncoder",
     "MiniLMEncoder",
     "SentenceTransformerEncoder",
+    "StaticMiniLMEncoder",
     "available_encoders",
     "cache_path",
     "embed_dataset",

@@ -183,6 +183,23 @@ class MiniLMEncoder:
         encodings = self._tokenizer.encode_batch(check_texts(texts))
         return np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
 
+    def encode_token_ids(
+        self, ids: np.ndarray, attention_mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Embed pre-tokenised input: int64 ``ids`` (batch, seq), special tokens included.
+
+        ``attention_mask`` defaults to all ones. Returns float32 (batch, dim), unit-norm rows.
+        Used by the static distillation, which feeds ``[CLS] token [SEP]`` for each token.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.ndim != 2 or ids.shape[1] < 1:
+            raise ConfigError(f"ids: expected a 2-d int array (batch, seq); found shape {ids.shape}")
+        mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask,
+                                                                            dtype=np.int64)
+        if mask.shape != ids.shape:
+            raise ConfigError(f"attention_mask: expected shape {ids.shape}; found {mask.shape}")
+        return self._run(ids, mask)
+
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         feeds = {INPUT_NAMES[0]: ids, INPUT_NAMES[1]: mask, INPUT_NAMES[2]: np.zeros_like(ids)}
         result: np.ndarray = self._session.run(None, feeds)[0]

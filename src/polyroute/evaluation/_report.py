@@ -64,8 +64,14 @@ def _has_apgr(t: TestSetResult) -> bool:
     return any(r.apgr is not None for r in t.routers.values())
 
 
+#: Above this many tasks the per-task table has one row per task (one column per router).
+WIDE_TASKS = 12
+
+
 def per_task_table(test: TestSetResult) -> str:
     """Per-task accuracy (%) of every router on one test set, with cost and curve metrics."""
+    if len(test.tasks) > WIDE_TASKS:
+        return _per_task_rows(test)
     header = ["router", *test.tasks, "avg"]
     if test.has_costs:
         header += ["mean cost", "Area", "QNC", "AIQ"]
@@ -79,6 +85,18 @@ def per_task_table(test: TestSetResult) -> str:
         if _has_apgr(test):
             cells.append(_num(r.apgr))
         lines.append(_row(cells))
+    return "\n".join(lines)
+
+
+def _per_task_rows(test: TestSetResult) -> str:
+    """Transposed per-task table for test sets with many tasks (curve metrics are in the summary)."""
+    routers = list(test.routers.values())
+    lines = [_row(["task", *(_router_label(r) for r in routers)]),
+             _row(["---"] + ["---:"] * len(routers))]
+    for task in [*test.tasks, None]:
+        label = "**avg**" if task is None else task
+        lines.append(_row([label, *(_pct(r.average if task is None else r.task_accuracy[task])
+                                    for r in routers)]))
     return "\n".join(lines)
 
 
