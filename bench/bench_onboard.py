@@ -123,10 +123,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-prompts", type=int, default=400)
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--router-params", default='{"n_clusters": 16, "smoothing": '
-                        '"hierarchical", "assignment": "soft"}', help="JSON")
+    parser.add_argument("--router-params", default='{"n_clusters": "multi", "smoothing": '
+                        '"shrink", "assignment": "soft", "cluster_grid": [4, 8, 16, 32]}',
+                        help="JSON (default: the shipped artifact's settings)")
     args = parser.parse_args()
-    result = run(args.n_prompts, args.repeats, json.loads(args.router_params))
+    params = json.loads(args.router_params)
+    if "cluster_grid" in params:
+        params["cluster_grid"] = tuple(params["cluster_grid"])
+    result = run(args.n_prompts, args.repeats, params)
     write(result, "nice -n 10 .venv/bin/python bench/bench_onboard.py")
     print(json.dumps(result["totals_s"], indent=2))
 

@@ -42,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         argv if argv is not None else sys.argv[1:])
     md = [f"`{cmd.strip()}`", "",
           "| what | p50 ms | p95 ms |", "|---|---:|---:|",
-          (f"| CPU time per routed prompt (= idle-core latency) | {lat['cpu_p50_ms']:.2f} | "
+          (f"| CPU time per routed prompt (≈ idle-core latency) | {lat['cpu_p50_ms']:.2f} | "
           f"{lat['cpu_p95_ms']:.2f} |"),
+          (f"| router only (head + selection; embedding given), wall | "
+           f"{lat['router_only_p50_ms']:.3f} | |"),
           (f"| wall time on the shared machine (load {lat['load_average']:.1f}) | "
           f"{lat['p50_ms']:.2f} | {lat['p95_ms']:.2f} |"), "",
           (f"{lat['n']} RouterDC test prompts routed one at a time; embedding ({lat['encoder']}, "

@@ -48,6 +48,11 @@ nice -n 10 .venv/bin/python bench/uniroute_protocol.py --dataset mmlu-pro --enco
     --trials 50 --first-seed 50 --methods $M --out docs/results/uniroute_mmlu-pro.trials.b.jsonl
 nice -n 10 .venv/bin/python bench/uniroute_protocol.py --dataset mmlu-pro-openllm \\
     --encoder minilm-st --trials 100 --n-val 400 --methods $M
+for d in routerbench mmlu-pro mmlu-pro-openllm; do   # the val-mean diagnostic, all 100 seeds
+  nice -n 10 .venv/bin/python bench/uniroute_protocol.py --dataset $d --methods val-mean \\
+      --encoder $([ $d = routerbench ] && echo minilm || echo minilm-st) \\
+      $([ $d = mmlu-pro-openllm ] && echo --n-val 400) \\
+      --out docs/results/uniroute_$d.trials.valmean.jsonl; done
 nice -n 10 .venv/bin/python bench/uniroute_report.py   # -> this file, uniroute.json, plots
 # variant selection (validation prompts only, seeds 10000+): --dev
 ```
@@ -62,7 +67,8 @@ prompts **among the unseen LLMs only**; decisions use each unseen LLM's mean cos
 prompts, the charge is the true cost of that prompt. **Area**: area under the deferral curve
 (accuracy vs mean cost as λ sweeps), cost normalised by the cheapest and dearest unseen LLM's mean
 test cost, frontier joined linearly, flat to x = 1. **QNC**: lowest cost at which the curve reaches
-the best unseen LLM's test accuracy, relative to that LLM's cost ("never" when not reached).
+the best unseen LLM's test accuracy, relative to that LLM's cost; the table gives its mean ± std
+over the trials where it is reached and, in brackets, in how many trials it never is.
 **W/L/T** count trials where a method's Area is above / below / equal to K-NN's; p is a two-sided
 sign test (`scipy.stats.binomtest`, ties dropped). **Gap closed** = (mean Area − K-NN's) /
 (clairvoyant's − K-NN's).
@@ -98,9 +104,62 @@ COST_MODELS = {
 }
 
 FINDINGS = """
-## Findings
+## Findings (numbers from the tables above; trials stopped at 45 / 70 / 25, see "Limits")
 
-(see the lead's report)
+* **Our improved UniRoute (`uniroute-multi`) beats K-NN in a clear majority of paired trials on all
+  three pools, sign test p < 0.01**: MMLU-Pro N_val = 400: 34 of 45 trials (p = 0.0008); N_val =
+  100 / 200: 35/45 and 37/45. RouterBench: 49 of 70 at every N_val (p = 0.001). Open LLM pool:
+  22 of 25 (p = 0.0002).
+* **Share of the K-NN → clairvoyant Area gap closed**: RouterBench 46% / 61% / 55% (N_val = 100 /
+  200 / 317), Open LLM pool 55%, MMLU-Pro 53% / 37% / **43% at N_val = 400 — short of the 50%
+  target there**. The minimal improvement the issue names (`uniroute-shrink-soft`: shrinkage to the
+  model's overall error + soft assignment) is close behind (MMLU-Pro N_val = 400: 32/45, p = 0.007,
+  40%; RouterBench 317: 45/70, 49%; Open LLM 20/25, 58%).
+* **The paper's UniRoute** (Laplace towards 0.5, hard clusters) does not beat K-NN reliably on
+  MMLU-Pro (26/45 at N_val = 400, p = 0.37; 22/45 at N_val = 100 where 0.5-smoothing of sparse
+  cells hurts most) but does on RouterBench at small N_val. This matches the reference
+  measurement in KNOWN-RESULTS (K-NN ahead of the paper's variant on MMLU-Pro).
+* **Why shrinkage and the selection criterion matter.** A routing decision on a prompt depends
+  only on the *differences* between the models' predicted quality there. Shrinking a sparse
+  cluster cell towards 0.5 pulls every weak model up and every strong one down, erasing exactly
+  those differences; shrinking towards the model's own overall error keeps them. K, temperature
+  and shrinkage strength are chosen by *simulated onboarding* of the seen LLMs (profile each from
+  400 held-out training prompts, score the per-prompt model differences on the rest), never on
+  the unseen LLMs or the test prompts. Our first implementation selected by log loss; on a probe
+  trial (TF-IDF features, dev prompts) it chose K = 64 with a strong logit-additive "cluster
+  difficulty" prior (`uniroute-hier-soft`), which fits correctness well but compresses the
+  differences between models on hard clusters: Area 0.49 against 0.54 for plain shrinkage at K = 4.
+  The criterion was switched to the centred error before any MiniLM or test run;
+  `uniroute-hier-soft` stayed in the RouterBench runs only (about as good as shrink-soft there).
+* **LearnedMap** (the paper's, trained on the seen LLMs' correctness) loses to K-NN on MMLU-Pro
+  (12/45) and ties it on RouterBench: a map trained to separate what the *seen* LLMs disagree on
+  merges regions where only an unseen LLM differs (unit test
+  `test_learned_map_beats_its_kmeans_start_on_correctness` documents the failure mode we hit), and
+  with 16 cells from 400 prompts its profiles stay noisy. Training it on per-prompt model
+  differences (`learnedmap-centred`, RouterBench only) does not close that gap either.
+* **MMLU-Pro has little per-query headroom for unseen LLMs**: the clairvoyant MLP is only +0.010
+  Area above ZeroRouter (RouterBench +0.023, Open LLM pool +0.042), and ZeroRouter here *knows*
+  each unseen LLM's true test accuracy. `val-mean` (ZeroRouter with accuracies estimated from
+  the N_val prompts) shows how much of every router's loss is just that estimation: −0.005 below
+  ZeroRouter at N_val = 100, −0.001 at 400. `uniroute-multi` is +0.003 (N_val = 100) and +0.007
+  (N_val = 400) above `val-mean`: that is the per-prompt signal it adds.
+* **QNC** (lowest cost reaching the best unseen LLM's accuracy, relative to its cost) is reached
+  in only part of the trials by every method on MMLU-Pro ("never" counts in the tables); where
+  reached, `uniroute-multi`'s mean is ≈ 0.88–0.96 of the best model's cost.
+
+## Limits
+
+* Trials: MMLU-Pro 45 (not the 100 the issue asks for), RouterBench 70, Open LLM pool 25, because
+  the shared 2-core machine (load ~14) ran one MMLU-Pro trial in 2-4 minutes per process (7
+  methods, three N_val). The runs append per trial and resume: rerun the commands above to complete them, then
+  `bench/uniroute_report.py`.
+* MMLU-Pro trials used `minilm-st` embeddings (sentence-transformers reference of all-MiniLM-L6-v2,
+  equal to the ONNX `minilm` within 2e-7; the ONNX cache for MMLU-Pro was not filled yet).
+* The variant `uniroute-multi` was chosen on 8 `--dev` trials (MMLU-Pro, evaluation on val prompts
+  not used for profiling, seeds 10000+), before any test run; nothing was tuned on test prompts.
+  The dev comparison was noisy; `uniroute-shrink-soft` was the runner-up.
+* ZeroRouter uses the unseen LLMs' true test accuracies and costs (an optimistic baseline).
+* LearnedMap ran with K = 16 and 80 L-BFGS iterations (time); its K was not selected.
 """
 
 

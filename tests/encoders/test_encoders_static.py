@@ -9,6 +9,7 @@ import pytest
 
 from polyroute.data import load_dataset
 from polyroute.encoders import (
+    Encoder,
     MiniLMEncoder,
     StaticMiniLMEncoder,
     encode_cached,
@@ -96,7 +97,9 @@ def test_similarities_agree_with_full_minilm(
 
 
 def test_encoder_id_and_cached_embedding(static: StaticMiniLMEncoder, tmp_path: Path) -> None:
+    assert isinstance(static, Encoder) and static.dim == 256
     assert static.encoder_id == f"minilm-l6-v2/static/pca256-zipf-v{TEST_VOCAB}"
+    assert "vocab_size=8000" in repr(static)
     texts = ["a first prompt", "a second prompt", "a first prompt"]
     cached = encode_cached(static, texts, cache_dir=tmp_path)
     np.testing.assert_array_equal(cached, static.encode(texts))
@@ -106,7 +109,7 @@ def test_encoder_id_and_cached_embedding(static: StaticMiniLMEncoder, tmp_path: 
 def test_distillation_is_cached_and_recipe_changes_reuse_it(
     minilm: MiniLMEncoder, tmp_path: Path
 ) -> None:
-    kw = {"vocab_size": 300, "cache_dir": tmp_path, "onnx_path": minilm.onnx_path,
+    kw = {"vocab_size": 400, "cache_dir": tmp_path, "onnx_path": minilm.onnx_path,
           "num_threads": 1}
     first = StaticMiniLMEncoder(**kw)
     assert first.distillation_s is not None and first.distillation_s > 0
@@ -120,7 +123,7 @@ def test_distillation_is_cached_and_recipe_changes_reuse_it(
     # another projection of the same distilled table: new file, no new transformer run
     sif = StaticMiniLMEncoder(**kw, weighting="sif", n_components=384)
     assert sif.distillation_s is None and sif.dim == 384
-    assert sif.encoder_id == "minilm-l6-v2/static/pca384-sif1e-03-v300"
+    assert sif.encoder_id == "minilm-l6-v2/static/pca384-sif1e-03-v400"
     assert len(list((tmp_path / "static").glob("*.npz"))) == 3
 
 

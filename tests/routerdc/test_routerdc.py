@@ -207,7 +207,7 @@ def test_predict_before_fit_and_wrong_width(routerdc_slices, fitted_router):
 
 
 def test_soft_scores_only_rank_llms_profiles_estimate_y(routerdc_slices):
-    train, test = routerdc_slices
+    train, _ = routerdc_slices
     router = _small(cluster_source="tasks", prior_weight=1.0)
     router.fit(train.X, train.Y, model_names=train.model_names, tasks=train.tasks,
                soft_scores=train.soft)

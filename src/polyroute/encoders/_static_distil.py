@@ -102,16 +102,17 @@ def load_or_build(
     directory.mkdir(parents=True, exist_ok=True)
     final_key = _digest(weights_key, DISTIL_RECIPE, FINAL_FORMAT, recipe.tag)
     final_path = directory / f"{final_key}.npz"
-    table = _read_final(final_path, len(vocab), recipe.n_components)
+    n_rows = max(vocab.values()) + 1  # one row per token id
+    table = _read_final(final_path, n_rows, recipe.n_components)
     if table is not None:
         return table
     with _file_lock(directory / f"{final_key}.lock"):
-        table = _read_final(final_path, len(vocab), recipe.n_components)
+        table = _read_final(final_path, n_rows, recipe.n_components)
         if table is not None:  # another process built it while we waited
             return table
         raw, empty, seconds = _raw_table(directory, weights_key, recipe.vocab_size, vocab,
                                          special_ids, run_model, batch_size)
-        vectors, fallback = project(raw, empty, recipe, vocab_size=len(vocab))
+        vectors, fallback = project(raw, empty, recipe, vocab_size=n_rows)
         _atomic_savez(final_path, vectors=vectors, fallback=fallback)
     return StaticTable(vectors, fallback, seconds)
 

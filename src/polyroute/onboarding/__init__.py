@@ -34,6 +34,7 @@ from polyroute.onboarding._runner import (
     collect_outcomes,
     run_endpoint,
 )
+from polyroute.onboarding._validation import VALIDATION_FILE, dataset_validation_set
 
 __all__ = [
     "ChoiceGrader",
@@ -45,10 +46,12 @@ __all__ = [
     "OutcomeCache",
     "RegexGrader",
     "RunReport",
+    "VALIDATION_FILE",
     "ValidationItem",
     "available_graders",
     "check_report",
     "collect_outcomes",
+    "dataset_validation_set",
     "extract_choice",
     "extract_number",
     "format_summary",
