@@ -1,9 +1,9 @@
 """Build the default router artifact shipped in ``src/polyroute/assets/default_router/``.
 
-A ``uniroute-kmeans`` router fitted on RouterBench train (11 LLMs) with minilm embeddings, every
-model's per-query USD cost (mean over train) stored in its profile, and the validation set new
-models are onboarded with (``validation.jsonl.gz``: ARC-Challenge + Winogrande prompts held out
-of the fit, with reference letters).
+A ``uniroute-kmeans`` router fitted on RouterBench train (11 LLMs) with minilm-static
+embeddings, every model's per-query USD cost (mean over train) stored in its profile, and the
+validation set new models are onboarded with (``validation.jsonl.gz``: ARC-Challenge +
+Winogrande prompts held out of the fit, with reference letters).
 
 Usage::
 
@@ -55,7 +55,7 @@ def build(target: Path, *, encoder_name: str, n_validation: int, params: dict) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(TARGET))
-    parser.add_argument("--encoder", default="minilm")
+    parser.add_argument("--encoder", default="minilm-static")
     parser.add_argument("--n-validation", type=int, default=300)
     parser.add_argument("--params", default=json.dumps(PARAMS), help="router params (JSON)")
     args = parser.parse_args()

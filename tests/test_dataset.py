@@ -8,14 +8,14 @@ from polyroute.exceptions import DataError, DataNotFoundError, UnknownComponentE
 
 
 def _make(**overrides: object) -> RoutingDataset:
-    kwargs: dict[str, object] = dict(
-        name="t",
-        prompt_ids=["a", "b"],
-        prompts=["x", "y"],
-        tasks=["t1", "t2"],
-        model_names=("m1", "m2"),
-        scores=[[0.0, 1.0], [0.5, np.nan]],
-    )
+    kwargs: dict[str, object] = {
+        "name": "t",
+        "prompt_ids": ["a", "b"],
+        "prompts": ["x", "y"],
+        "tasks": ["t1", "t2"],
+        "model_names": ("m1", "m2"),
+        "scores": [[0.0, 1.0], [0.5, np.nan]],
+    }
     kwargs.update(overrides)
     return RoutingDataset(**kwargs)  # type: ignore[arg-type]
 

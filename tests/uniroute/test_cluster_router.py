@@ -144,3 +144,16 @@ def test_multi_resolution_ensemble_averages_clusterings(clustered, tmp_path):
     router.save(tmp_path / "m")
     np.testing.assert_allclose(load_router(tmp_path / "m").predict_scores(data["X"][:20]),
                                router.predict_scores(data["X"][:20]))
+
+
+def test_predict_clusters_names_a_profile_cell_per_prompt() -> None:
+    from polyroute.testing import make_routing_dataset
+
+    ds = make_routing_dataset(n_prompts=120, n_models=3, seed=1)
+    X = np.random.default_rng(0).normal(size=(120, 8))
+    router = make_router("uniroute-kmeans", n_clusters=4, random_state=0)
+    router.fit(X, ds.scores, model_names=ds.model_names)
+    cells = router.predict_clusters(X)
+    assert cells.shape == (120,)
+    assert set(cells.tolist()) <= set(range(len(router.cluster_labels())))
+    assert len(set(cells.tolist())) > 1

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 import polyroute
+from polyroute.encoders import make_encoder
 from polyroute.onboarding import Outcome, onboard_model, read_validation_set
 from polyroute.routers import load_router
 
@@ -23,11 +24,12 @@ def test_default_artifact_is_small_plain_files():
 
 def test_default_artifact_loads_and_onboards(tmp_path):
     router = load_router(ARTIFACT)
-    assert router.encoder_ == "minilm" and router.n_features_in_ == 384
+    encoder = make_encoder(router.encoder_)
+    assert router.encoder_ == "minilm-static" and router.n_features_in_ == encoder.dim
     assert len(router.model_names_) == 11 and np.isfinite(router.model_costs_).all()
     items = read_validation_set(ARTIFACT / "validation.jsonl.gz")
     assert len(items) >= 200 and {it.grader for it in items} == {"choice"}
-    X_val = np.random.default_rng(0).normal(size=(len(items), 384)).astype(np.float32)
+    X_val = np.random.default_rng(0).normal(size=(len(items), encoder.dim)).astype(np.float32)
     outcomes = [Outcome(it.prompt_id, "new", float(i % 2)) for i, it in enumerate(items)]
     summary = onboard_model(router, "new", X_val, outcomes,
                             prompt_ids=[it.prompt_id for it in items], cost=0.001)

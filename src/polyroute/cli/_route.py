@@ -91,12 +91,7 @@ def parse_costs(text: str | None, router: Any) -> np.ndarray | None:
 def _cluster(router: Any, X: np.ndarray) -> int | None:
     """The prompt's cluster for cluster-profile routers (UniRoute), else ``None``."""
     public = getattr(router, "predict_clusters", None)
-    if callable(public):
-        return int(np.asarray(public(X))[0])
-    resp = getattr(router, "_responsibilities", None)
-    if callable(resp):
-        return int(np.argmax(resp(X)[0]))
-    return None
+    return int(np.asarray(public(X))[0]) if callable(public) else None
 
 
 def explain(router: Any, X: Any, *, costs: np.ndarray | None, cost_weight: float,

@@ -37,6 +37,7 @@ from polyroute.onboarding._runner import (
 from polyroute.onboarding._validation import VALIDATION_FILE, dataset_validation_set
 
 __all__ = [
+    "VALIDATION_FILE",
     "ChoiceGrader",
     "EndpointConfig",
     "ExactMatchGrader",
@@ -46,7 +47,6 @@ __all__ = [
     "OutcomeCache",
     "RegexGrader",
     "RunReport",
-    "VALIDATION_FILE",
     "ValidationItem",
     "available_graders",
     "check_report",

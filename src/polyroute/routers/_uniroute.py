@@ -102,6 +102,19 @@ class _ProfileRouter(BaseRouter):
         """Number of clusterings whose responsibilities are concatenated (each sums to 1)."""
         return 1
 
+    def predict_clusters(self, X: Array) -> Array:
+        """The profile cell holding most of each prompt's assignment, shape (n_queries,).
+
+        With several clusterings (``n_clusters="multi"``) cells are numbered across them in the
+        order of ``cluster_labels()``.
+        """
+        return np.asarray(self._responsibilities(self._check_X(X)).argmax(axis=1))
+
+    def cluster_labels(self) -> list[str]:
+        """Names of the profile cells (``"3"``, or ``"K16:3"`` for multi-resolution routers)."""
+        self._check_fitted()
+        return self._cell_labels()
+
     def predict_scores(self, X: Array) -> Array:
         """Expected quality ``1 − Σ_c Φ_c(x)·Ψ[m, c]``, shape (n_queries, n_models).
 
