@@ -9,6 +9,7 @@ import pytest
 
 import polyroute
 
+
 def _isort_key(name: str) -> tuple[int, str]:
     """ruff's RUF022 order: CONSTANTS, then Classes, then everything else, each alphabetical."""
     return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
