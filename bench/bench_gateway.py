@@ -387,10 +387,11 @@ def _markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
     for name, row in tp.items():
         lines.append(f"| {labels[name]} | {row['connections']} | {row['req_per_s']:.0f} | "
                      f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['errors']} |")
-    lines += ["", "Peer reference (not re-measured by this script): the LiteLLM proxy 1.106.2 on this "
-              "machine class, one worker, measured outside the project with wrk "
-              "(`shared/KNOWN-RESULTS.md`): +14.4 ms added p50, about 69 req/s at concurrency 1 "
-              "and 77 req/s at 32."]
+    peer = ("Peer reference (not re-measured by this script): the LiteLLM proxy 1.106.2 on this "
+            "machine class, one worker, measured outside the project with wrk "
+            "(`shared/KNOWN-RESULTS.md`): +14.4 ms added p50, about 69 req/s at concurrency 1 "
+            "and 77 req/s at 32.")
+    lines += ["", peer]
     return "\n".join(lines) + "\n"
 
 
