@@ -128,7 +128,8 @@ def aggregate(results: dict[str, Any], prior_weight: float) -> dict[str, Any]:
     return rows
 
 
-def measure_latency(artifact: Path, prompts: list[str], n: int) -> dict[str, Any]:
+def measure_latency(artifact: Path, prompts: list[str], n: int, threads: int = 1,
+                    ) -> dict[str, Any]:
     """Route one prompt at a time: embedding (no cache) + RouterDC head + select.
 
     Wall time is what a caller sees on this (shared) machine; CPU time of the single-threaded
@@ -136,7 +137,8 @@ def measure_latency(artifact: Path, prompts: list[str], n: int) -> dict[str, Any
     """
     router = load_router(artifact)
     name = str(getattr(router, "encoder_", None) or "minilm")
-    encoder = make_encoder(name, num_threads=1) if name.startswith("minilm") else make_encoder(name)
+    encoder = (make_encoder(name, num_threads=threads) if name.startswith("minilm")
+               else make_encoder(name))
     for p in prompts[:5]:  # warm-up (session creation, first-call allocations)
         router.route(encoder.encode([p]))
     wall, cpu, head = [], [], []
@@ -152,7 +154,7 @@ def measure_latency(artifact: Path, prompts: list[str], n: int) -> dict[str, Any
             "router_only_p50_ms": float(np.percentile(head, 50)),
             "cpu_p50_ms": float(np.percentile(cpu, 50)),
             "cpu_p95_ms": float(np.percentile(cpu, 95)), "n": len(wall), "encoder": name,
-            "threads": 1, "load_average": os.getloadavg()[0]}
+            "threads": threads, "load_average": os.getloadavg()[0]}
 
 
 def plot_curves(results: dict[str, Any], path: Path) -> None:
