@@ -104,21 +104,23 @@ COST_MODELS = {
 }
 
 FINDINGS = """
-## Findings (numbers from the tables above; trials stopped at 45 / 70 / 25, see "Limits")
+## Findings (numbers from the tables above; 100 paired trials per pool and N_val)
 
 * **Our improved UniRoute (`uniroute-multi`) beats K-NN in a clear majority of paired trials on all
-  three pools, sign test p < 0.01**: MMLU-Pro N_val = 400: 34 of 45 trials (p = 0.0008); N_val =
-  100 / 200: 35/45 and 37/45. RouterBench: 49 of 70 at every N_val (p = 0.001). Open LLM pool:
-  22 of 25 (p = 0.0002).
-* **Share of the K-NN → clairvoyant Area gap closed**: RouterBench 46% / 61% / 55% (N_val = 100 /
-  200 / 317), Open LLM pool 55%, MMLU-Pro 53% / 37% / **43% at N_val = 400 — short of the 50%
-  target there**. The minimal improvement the issue names (`uniroute-shrink-soft`: shrinkage to the
-  model's overall error + soft assignment) is close behind (MMLU-Pro N_val = 400: 32/45, p = 0.007,
-  40%; RouterBench 317: 45/70, 49%; Open LLM 20/25, 58%).
+  three pools, sign test p < 0.01**: MMLU-Pro N_val = 400: 78 of 100 trials (p = 1.6e-8); N_val =
+  100 / 200: 79/100 and 85/100. RouterBench: 76 / 74 / 74 of 100 (N_val = 100 / 200 / 317,
+  p ≤ 2e-6). Open LLM pool (N_val = 400): 90 of 100 (p = 3e-17).
+* **Share of the K-NN → clairvoyant Area gap closed**: MMLU-Pro 58% / 44% / **50% at N_val = 400**
+  (0.5705 vs K-NN 0.5671 and clairvoyant 0.5739: half of a 0.007 gap — the target is met, by a
+  hair); RouterBench 51% / 65% / 60%; Open LLM pool 53%. The minimal improvement the issue names
+  (`uniroute-shrink-soft`: shrinkage to the model's overall error + soft assignment) is close
+  behind (MMLU-Pro N_val = 400: 68/100, p = 0.0004, 46%; RouterBench 317: 70/100, 53%; Open LLM
+  85/100, 50%).
 * **The paper's UniRoute** (Laplace towards 0.5, hard clusters) does not beat K-NN reliably on
-  MMLU-Pro (26/45 at N_val = 400, p = 0.37; 22/45 at N_val = 100 where 0.5-smoothing of sparse
-  cells hurts most) but does on RouterBench at small N_val. This matches the reference
-  measurement in KNOWN-RESULTS (K-NN ahead of the paper's variant on MMLU-Pro).
+  MMLU-Pro (57/100 at N_val = 400, p = 0.19; 48/100 at N_val = 100 where 0.5-smoothing of sparse
+  cells hurts most) but does on RouterBench (65–67/100) and the Open LLM pool (69/100). This
+  matches the reference measurement in KNOWN-RESULTS (K-NN ahead of the paper's variant on
+  MMLU-Pro).
 * **Why shrinkage and the selection criterion matter.** A routing decision on a prompt depends
   only on the *differences* between the models' predicted quality there. Shrinking a sparse
   cluster cell towards 0.5 pulls every weak model up and every strong one down, erasing exactly
@@ -132,27 +134,27 @@ FINDINGS = """
   The criterion was switched to the centred error before any MiniLM or test run;
   `uniroute-hier-soft` stayed in the RouterBench runs only (about as good as shrink-soft there).
 * **LearnedMap** (the paper's, trained on the seen LLMs' correctness) loses to K-NN on MMLU-Pro
-  (12/45) and ties it on RouterBench: a map trained to separate what the *seen* LLMs disagree on
+  (25/100 at N_val = 400), ties it on RouterBench (46/100) and beats it on the Open LLM pool
+  (69/100): a map trained to separate what the *seen* LLMs disagree on
   merges regions where only an unseen LLM differs (unit test
   `test_learned_map_beats_its_kmeans_start_on_correctness` documents the failure mode we hit), and
   with 16 cells from 400 prompts its profiles stay noisy. Training it on per-prompt model
   differences (`learnedmap-centred`, RouterBench only) does not close that gap either.
-* **MMLU-Pro has little per-query headroom for unseen LLMs**: the clairvoyant MLP is only +0.010
-  Area above ZeroRouter (RouterBench +0.023, Open LLM pool +0.042), and ZeroRouter here *knows*
+* **MMLU-Pro has little per-query headroom for unseen LLMs**: the clairvoyant MLP is only +0.009
+  Area above ZeroRouter (RouterBench +0.024, Open LLM pool +0.039), and ZeroRouter here *knows*
   each unseen LLM's true test accuracy. `val-mean` (ZeroRouter with accuracies estimated from
-  the N_val prompts) shows how much of every router's loss is just that estimation: −0.005 below
+  the N_val prompts) shows how much of every router's loss is just that estimation: −0.004 below
   ZeroRouter at N_val = 100, −0.001 at 400. `uniroute-multi` is +0.003 (N_val = 100) and +0.007
   (N_val = 400) above `val-mean`: that is the per-prompt signal it adds.
 * **QNC** (lowest cost reaching the best unseen LLM's accuracy, relative to its cost) is reached
   in only part of the trials by every method on MMLU-Pro ("never" counts in the tables); where
-  reached, `uniroute-multi`'s mean is ≈ 0.88–0.96 of the best model's cost.
+  reached, `uniroute-multi`'s mean on MMLU-Pro is ≈ 0.83–0.90 of the best model's cost.
 
 ## Limits
 
-* Trials: MMLU-Pro 45 (not the 100 the issue asks for), RouterBench 70, Open LLM pool 25, because
-  the shared 2-core machine (load ~14) ran one MMLU-Pro trial in 2-4 minutes per process (7
-  methods, three N_val). The runs append per trial and resume: rerun the commands above to complete them, then
-  `bench/uniroute_report.py`.
+* Trials: 100 per pool. The first 45 MMLU-Pro / 70 RouterBench / 25 Open-LLM trials ran on the
+  busy shared machine, the rest once it was quiet (about 11 s per MMLU-Pro trial per process); the
+  runs append per trial and resume, so the tables are the same whichever way they are split.
 * MMLU-Pro trials used `minilm-st` embeddings (sentence-transformers reference of all-MiniLM-L6-v2,
   equal to the ONNX `minilm` within 2e-7; the ONNX cache for MMLU-Pro was not filled yet).
 * The variant `uniroute-multi` was chosen on 8 `--dev` trials (MMLU-Pro, evaluation on val prompts
