@@ -1,5 +1,5 @@
 # polyroute: the two set-up commands of the README.
-#   make run   install what is needed, then run the main job on the embedded default
+#   make run   install what is needed, then serve the gateway on the embedded default config
 #   make test  install what is needed (incl. redis-server for the shared-state tests), run the tests
 PYTHON ?= python3
 VENV   ?= .venv
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(BIN)/polyroute eval --suite routerdc --out docs/results
+	$(BIN)/polyroute serve
 
 test: install
 	@command -v redis-server >/dev/null 2>&1 || bash .ci/install-system-deps
