@@ -17,11 +17,7 @@ import argparse
 import json
 import platform
 import random
-import shutil
-import socket
 import statistics
-import subprocess
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -32,6 +28,7 @@ from polyroute._types import Deployment
 from polyroute.balancing import HashRing, available_balancers, make_balancer
 from polyroute.resilience import CircuitBreaker
 from polyroute.state import InMemoryStateStore, RedisStateStore, StateStore
+from polyroute.testing import redis_server, redis_server_available
 
 COMMAND = ".venv/bin/python bench/bench_balancing.py"
 DEPS = [
@@ -125,47 +122,14 @@ def _distribution() -> dict[str, object]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def _redis(url: str | None) -> Iterator[str | None]:
-    if url is not None or shutil.which("redis-server") is None:
+    """The given URL, a throw-away local redis-server, or None when neither is available."""
+    if url is not None or not redis_server_available():
         yield url
         return
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                tmp,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(200):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    with redis_server() as started:
+        yield started
 
 
 def _markdown(result: dict[str, object]) -> str:

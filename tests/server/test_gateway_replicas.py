@@ -3,9 +3,6 @@ circuits, rate limits and pool changes are seen by both."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -16,34 +13,15 @@ import openai
 import pytest
 from gateway_helpers import ADMIN_KEY, MATH, client, running_gateway, settings_for
 
-from polyroute.testing import FakeUpstream, FaultConfig
+from polyroute.testing import FakeUpstream, FaultConfig, redis_server, redis_server_available
 
 
 @pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
+def redis_url() -> Iterator[str]:
+    if not redis_server_available():
         pytest.skip("redis-server binary not found on PATH (apt-get install redis-server)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path_factory.mktemp("r"))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("redis-server did not start")
-                time.sleep(0.02)  # waiting for a child process, not simulating time
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with redis_server() as url:
+        yield url
 
 
 def test_replicas_share_circuits_rate_limits_and_pool_changes(tmp_path: Path, redis_url: str,

@@ -4,6 +4,7 @@ from polyroute.testing._check_balancer import check_balancer
 from polyroute.testing._check_router import check_router
 from polyroute.testing._clock import FakeClock
 from polyroute.testing._datasets import make_routing_dataset
+from polyroute.testing._redis import redis_server, redis_server_available
 from polyroute.testing._upstream import (
     FakeUpstream,
     FaultConfig,
@@ -21,5 +22,7 @@ __all__ = [
     "check_router",
     "echo_responder",
     "make_routing_dataset",
+    "redis_server",
+    "redis_server_available",
     "replay_responder",
 ]
