@@ -7,6 +7,12 @@ RouterDC (cluster_source="tasks") is trained on the other folds; every prior wei
 then scored on the held-out fold (the weight only changes ``predict_scores``, not training).
 Reports per-task CV accuracy per weight and the weight with the best mean ID accuracy; the test
 and OOD splits are never read. Writes ``routerdc_selection.{json,md}``.
+
+``--protocol loto`` (leave one task out) is the out-of-distribution counterpart, still on TRAIN
+only: each fold holds out one whole training task, so the router must route a task it never saw
+(as the OOD test sets ask). It writes ``routerdc_selection_loto.{json,md}`` and does not change
+the chosen weight (the task prior is meant for traffic that resembles the training tasks; this
+shows what it costs when traffic does not).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from routerdc_common import ID_TASKS, TASK_LABELS, cv_folds, load_benchmark, tas
 from polyroute.routers import make_router
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
+DESCRIPTION = {"cv": "{folds}-fold task-stratified CV",
+               "loto": "Leave-one-task-out (each column: that task held out, never trained on)"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", choices=["soft", "hard"], default="soft",
                     help="rank LLMs by soft_scores (MC probabilities) or by the evaluation scores")
     ap.add_argument("--encoder", default="minilm")
+    ap.add_argument("--protocol", choices=["cv", "loto"], default="cv",
+                    help="task-stratified k-fold CV, or leave one training task out")
     ap.add_argument("--out-dir", default="docs/results")
     args = ap.parse_args(argv)
     ds, X = load_benchmark(args.encoder, split="train")
@@ -41,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     tasks = ds.tasks[tr]
     per_weight: dict[float, list[dict[str, float]]] = {w: [] for w in WEIGHTS}
     start = time.perf_counter()
-    for k, fold in enumerate(cv_folds(tasks, args.folds, seed=0)):
+    folds = (cv_folds(tasks, args.folds, seed=0) if args.protocol == "cv"
+             else [np.flatnonzero(tasks == t) for t in ID_TASKS])
+    for k, fold in enumerate(folds):
         fit_rows = tr[np.setdiff1d(np.arange(len(tr)), fold)]
         router = make_router("routerdc", cluster_source="tasks", n_steps=args.steps,
                              random_state=k, show_progress=False)
@@ -52,32 +64,36 @@ def main(argv: list[str] | None = None) -> int:
             router.set_params(prior_weight=w)
             choice = router.route(X[tr[fold]])
             per_weight[w].append(task_accuracy(choice, ds.scores[tr[fold]], tasks[fold]))
-        print(f"fold {k + 1}/{args.folds} done ({time.perf_counter() - start:.0f} s)",
+        print(f"fold {k + 1}/{len(folds)} done ({time.perf_counter() - start:.0f} s)",
               file=sys.stderr)
     table = {}
     for w, accs in per_weight.items():
-        mean = {t: float(np.mean([a[t] for a in accs])) for t in ID_TASKS}
+        mean = {t: float(np.mean([a[t] for a in accs if t in a])) for t in ID_TASKS}
         table[w] = {**mean, "id": float(np.mean(list(mean.values())))}
     best = max(table, key=lambda w: table[w]["id"])
-    out = {"folds": args.folds, "steps": args.steps, "target": args.target,
-           "encoder": args.encoder, "cv_accuracy": {str(w): v for w, v in table.items()},
+    stem = "routerdc_selection" + ("" if args.protocol == "cv" else "_loto")
+    out = {"protocol": args.protocol, "folds": len(folds), "steps": args.steps,
+           "target": args.target, "encoder": args.encoder,
+           "cv_accuracy": {str(w): v for w, v in table.items()},
            "best_prior_weight": best, "seconds": time.perf_counter() - start}
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "routerdc_selection.json").write_text(json.dumps(out, indent=2))
+    (out_dir / f"{stem}.json").write_text(json.dumps(out, indent=2))
     cmd = "nice -n 10 .venv/bin/python bench/routerdc_select.py " + " ".join(argv or sys.argv[1:])
     lines = [f"`{cmd.strip()}`", "",
-             (f"{args.folds}-fold task-stratified CV on the RouterDC **training** split "
-             f"(frozen MiniLM, cluster_source=tasks, {args.steps} steps, LLMs ranked by "
+             (DESCRIPTION[args.protocol].format(folds=args.folds)
+              + " on the RouterDC **training** split "
+              f"(frozen MiniLM, cluster_source=tasks, {args.steps} steps, LLMs ranked by "
               f"{args.target} scores). "
              "Accuracy (%) on the held-out folds by prior weight; test/OOD never read."), "",
-             "| prior weight | " + " | ".join(TASK_LABELS[t] for t in ID_TASKS) + " | ID avg |",
+             "| prior weight | " + " | ".join(TASK_LABELS[t] for t in ID_TASKS)
+             + (" | ID avg |" if args.protocol == "cv" else " | mean of held-out tasks |"),
              "|---|" + "---:|" * (len(ID_TASKS) + 1)]
     for w, row in table.items():
-        mark = " **(chosen)**" if w == best else ""
+        mark = ("" if w != best else " **(chosen)**" if args.protocol == "cv" else " (best)")
         lines.append(f"| {w}{mark} | " + " | ".join(f"{row[t]:.2f}" for t in ID_TASKS)
                      + f" | {row['id']:.2f} |")
-    (out_dir / "routerdc_selection.md").write_text("\n".join(lines) + "\n")
+    (out_dir / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print(json.dumps({"best_prior_weight": best, "cv_id": table[best]["id"]}))
     return 0
 

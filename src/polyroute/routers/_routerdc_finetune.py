@@ -133,7 +133,8 @@ class _Trunk:
 class FinetunedContrastiveRouter(ContrastiveRouter):
     """RouterDC that fine-tunes the top layers of all-MiniLM-L6-v2 (``X`` = prompt strings).
 
-    Parameters are those of :class:`ContrastiveRouter` plus:
+    Parameters are those of :class:`ContrastiveRouter` (passed by keyword; ``n_steps`` defaults
+    to 500 and ``batch_size`` to 32 here, for the CPU budget) plus:
 
     n_finetune_layers : int
         Top transformer layers of MiniLM that are trained (1–6; 6 = the whole encoder).
@@ -162,39 +163,19 @@ class FinetunedContrastiveRouter(ContrastiveRouter):
         n_finetune_layers: int = 2,
         max_seq_length: int = 128,
         encoder_learning_rate: float = 5e-5,
-        hidden_dim: int = 256,
-        embed_dim: int = 128,
-        temperature: float = 0.2,
-        n_positives: int = 3,
-        n_negatives: int = 3,
-        negative_threshold: float = 0.5,
-        n_clusters: int = 5,
-        cluster_source: str = "auto",
-        sample_loss_weight: float = 1.0,
-        n_sample_negatives: int = 3,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 0.01,
         n_steps: int = 500,
         batch_size: int = 32,
-        eval_every: int = 50,
-        holdout_fraction: float = 0.1,
-        prior_weight: float = 0.0,
-        random_state: int | None = None,
-        show_progress: bool | None = None,
+        **params: Any,
     ) -> None:
         self.n_finetune_layers = n_finetune_layers
         self.max_seq_length = max_seq_length
         self.encoder_learning_rate = encoder_learning_rate
-        super().__init__(
-            hidden_dim=hidden_dim, embed_dim=embed_dim, temperature=temperature,
-            n_positives=n_positives, n_negatives=n_negatives,
-            negative_threshold=negative_threshold, n_clusters=n_clusters,
-            cluster_source=cluster_source, sample_loss_weight=sample_loss_weight,
-            n_sample_negatives=n_sample_negatives, learning_rate=learning_rate,
-            weight_decay=weight_decay, n_steps=n_steps, batch_size=batch_size,
-            eval_every=eval_every, holdout_fraction=holdout_fraction,
-            prior_weight=prior_weight, random_state=random_state, show_progress=show_progress,
-        )
+        super().__init__(n_steps=n_steps, batch_size=batch_size, **params)
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """This class's own settings plus every :class:`ContrastiveRouter` setting (``**params``)."""
+        return sorted({*super()._get_param_names(), *ContrastiveRouter._get_param_names()})
 
     @classmethod
     def _check_params(cls) -> dict[str, Any]:
