@@ -1,7 +1,8 @@
 """Compute cost of onboarding a model from 400 graded validation prompts (LLM calls excluded).
 
-Fits the UniRoute router on RouterBench train (minilm embeddings) without one model, then times
-adding that model back from its real recorded outcomes on 400 validation prompts:
+Fits a router (``--router``: the UniRoute ``uniroute-kmeans``, or ``routerdc``) on RouterBench train
+(minilm embeddings) without one model, then times adding that model back from its real recorded
+outcomes on 400 validation prompts:
 
 * ``profile``: ``onboard_model`` (cluster assignment of the 400 prompts + profile + add to router),
 * ``save``: writing the router directory (atomic replace),
@@ -11,6 +12,7 @@ adding that model back from its real recorded outcomes on 400 validation prompts
 Usage::
 
     nice -n 10 .venv/bin/python bench/bench_onboard.py   # -> docs/results/onboard.{json,md}
+    nice -n 10 .venv/bin/python bench/bench_onboard.py --router routerdc  # -> onboard_routerdc.*
 """
 
 from __future__ import annotations
@@ -36,6 +38,19 @@ from polyroute.routers import make_router
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
 HELD_OUT = "gpt-4-1106-preview"
+DEFAULT_PARAMS = {  # uniroute: the shipped artifact's settings; routerdc: its defaults
+    "uniroute-kmeans": {"n_clusters": "multi", "smoothing": "shrink", "assignment": "soft",
+                        "cluster_grid": (4, 8, 16, 32)},
+    "routerdc": {"show_progress": False},
+}
+
+
+PROFILE_STEP = {
+    "uniroute-kmeans": ("cluster assignment of the prompts + per-cluster error counts + smoothing "
+                        "+ adding the row"),
+    "routerdc": ("embedding the prompts through the head + fitting the new LLM's embedding and "
+                 "calibration (300 Adam steps) + its cluster profile"),
+}
 
 
 def _time(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
@@ -48,14 +63,15 @@ def _time(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
             "repeats": repeats}
 
 
-def run(n_prompts: int, repeats: int, router_params: dict[str, Any]) -> dict[str, Any]:
+def run(router_name: str, n_prompts: int, repeats: int, router_params: dict[str, Any]
+        ) -> dict[str, Any]:
     ds = load_dataset("routerbench")
     encoder = make_encoder("minilm")
     train = ds.splits["train"]
     X = encode_cached(encoder, [str(p) for p in ds.prompts[train]])
     keep = [m for m in ds.model_names if m != HELD_OUT]
     cols = ds.model_indices(keep)
-    router = make_router("uniroute-kmeans", random_state=0, **router_params)
+    router = make_router(router_name, random_state=0, **router_params)
     router.fit(X, ds.scores[train][:, cols], model_names=keep)
     router.encoder_ = "minilm"
     rows = np.sort(np.random.default_rng(0).choice(train, n_prompts, replace=False))
@@ -83,7 +99,7 @@ def run(n_prompts: int, repeats: int, router_params: dict[str, Any]) -> dict[str
     med = {k: v["median_s"] for k, v in timings.items()}
     return {
         "n_prompts": n_prompts,
-        "router": {"name": "uniroute-kmeans", **router_params, "n_clusters_": router.n_clusters_},
+        "router": {"name": router_name, **router_params},
         "held_out_model": HELD_OUT,
         "timings": timings,
         "totals_s": {
@@ -96,14 +112,14 @@ def run(n_prompts: int, repeats: int, router_params: dict[str, Any]) -> dict[str
     }
 
 
-def write(result: dict[str, Any], command: str) -> None:
+def write(result: dict[str, Any], command: str, stem: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "onboard.json").write_text(json.dumps(result, indent=2))
+    (OUT / f"{stem}.json").write_text(json.dumps(result, indent=2))
     t, tot = result["timings"], result["totals_s"]
     lines = [
         "# Onboarding compute cost (LLM calls excluded)", "", f"Command: `{command}`", "",
-        (f"Onboard `{result['held_out_model']}` into a `uniroute-kmeans` router fitted on "
-        f"RouterBench train without it, from its real recorded outcomes on "
+        (f"Onboard `{result['held_out_model']}` into a `{result['router']['name']}` router "
+         f"fitted on RouterBench train without it, from its real recorded outcomes on "
         f"{result['n_prompts']} validation prompts. Median of repeats; machine: "
         f"{result['machine']['cpus']} CPUs, shared and busy (1-min load "
         f"{result['machine']['load_avg_1m']:.1f} at the end)."), "",
@@ -112,26 +128,29 @@ def write(result: dict[str, Any], command: str) -> None:
           for k, v in t.items()), "",
         "| total | seconds |", "|---|---:|",
         *(f"| {k} | {v:.4f} |" for k, v in tot.items()), "",
-        ("`profile` = cluster assignment of the prompts + per-cluster error counts + smoothing + "
-        "adding the row (on a copy, then applied). `embed_cached` reads the on-disk embedding "
-        "cache; `embed_cold` runs the minilm ONNX encoder on the 400 prompts."),
+        (f"`profile` = {PROFILE_STEP[result['router']['name']]} (on a copy, then applied). "
+         "`embed_cached` reads the on-disk embedding cache; `embed_cold` runs the minilm ONNX "
+         "encoder on the 400 prompts."),
     ]
-    (OUT / "onboard.md").write_text("\n".join(lines) + "\n")
+    (OUT / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-prompts", type=int, default=400)
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--router-params", default='{"n_clusters": "multi", "smoothing": '
-                        '"shrink", "assignment": "soft", "cluster_grid": [4, 8, 16, 32]}',
-                        help="JSON (default: the shipped artifact's settings)")
+    parser.add_argument("--router", choices=sorted(DEFAULT_PARAMS), default="uniroute-kmeans")
+    parser.add_argument("--router-params", help="JSON (default: see DEFAULT_PARAMS)")
     args = parser.parse_args()
-    params = json.loads(args.router_params)
+    params = (DEFAULT_PARAMS[args.router] if args.router_params is None
+              else json.loads(args.router_params))
     if "cluster_grid" in params:
         params["cluster_grid"] = tuple(params["cluster_grid"])
-    result = run(args.n_prompts, args.repeats, params)
-    write(result, "nice -n 10 .venv/bin/python bench/bench_onboard.py")
+    result = run(args.router, args.n_prompts, args.repeats, params)
+    default = args.router == "uniroute-kmeans"
+    command = "nice -n 10 .venv/bin/python bench/bench_onboard.py"
+    write(result, command if default else f"{command} --router {args.router}",
+          "onboard" if default else f"onboard_{args.router}")
     print(json.dumps(result["totals_s"], indent=2))
 
 

@@ -42,3 +42,11 @@ def test_candidates_restrict_the_choice_and_nan_means_unavailable() -> None:
 def test_cost_shape_mismatch_is_a_clear_error() -> None:
     with pytest.raises(DataError, match=r"costs has shape \(3,\); expected \(2,\)"):
         select(np.zeros((1, 2)), np.ones(3))
+
+
+def test_unknown_costs_count_as_the_dearest_known_cost() -> None:
+    scores = np.array([[0.9, 0.5, 0.4]])
+    costs = np.array([np.nan, 1.0, 3.0])
+    assert select(scores, costs, cost_weight=0.0).tolist() == [0]  # price plays no part at λ = 0
+    assert select(scores, costs, cost_weight=1.0).tolist() == [1]  # NaN -> 3.0, not free
+    assert select(scores, np.full(3, np.nan), cost_weight=1.0).tolist() == [0]

@@ -134,6 +134,41 @@ def test_add_models_fits_a_new_llm_that_prefers_its_strong_prompts(routerdc_slic
     assert router.llm_embeddings_.shape[0] == 6
 
 
+def test_onboarding_adds_a_priced_llm_and_leaves_the_router_unchanged_on_failure(
+        routerdc_slices, fitted_router, tmp_path):
+    """The onboarding path (`polyroute onboard`, the gateway's admin API) works for RouterDC."""
+    from polyroute.exceptions import OnboardingError
+    from polyroute.onboarding import Outcome, onboard_model
+
+    train, test = routerdc_slices
+    router = load_like(fitted_router)
+    ids = [f"p{i}" for i in range(len(train.X))]
+    real = train.Y[:, 6]  # dolphin-2.9's real scores, graded as a new model
+    outcomes = [Outcome(pid, "newcomer", float(y)) for pid, y in zip(ids, real, strict=True)]
+    before = router.llm_embeddings_.copy()
+    with pytest.raises(OnboardingError, match="expected at least 10"):
+        onboard_model(router, "newcomer", train.X[:5], outcomes[:5], prompt_ids=ids[:5])
+    np.testing.assert_array_equal(router.llm_embeddings_, before)
+    assert "newcomer" not in router.model_names_
+
+    summary = onboard_model(router, "newcomer", train.X, outcomes, prompt_ids=ids, cost=0.002)
+    assert summary["model"] == "newcomer" and summary["cost"] == 0.002
+    assert summary["n_prompts"] == pytest.approx(len(ids))
+    assert summary["accuracy"] == pytest.approx(real.mean(), abs=0.05)
+    assert len(summary["clusters"]) == router.cluster_quality_.shape[0]
+    trained = router.profile_summary(train.model_names[0])
+    assert trained["cost"] is None and trained["n_prompts"] > 0
+    router.save(tmp_path / "onboarded")
+    loaded = load_router(tmp_path / "onboarded")
+    assert loaded.model_names_[-1] == "newcomer" and loaded.model_costs_[-1] == 0.002
+    # an unknown price does not stop the new model from being chosen at λ = 0
+    choice = loaded.route(test.X, loaded.model_costs_, cost_weight=0.0)
+    np.testing.assert_array_equal(choice, loaded.route(test.X))
+    assert (choice == len(loaded.model_names_) - 1).any()
+    loaded.remove_models(["newcomer"])
+    assert loaded.model_costs_.shape == (len(train.model_names),)
+
+
 def test_add_models_rejects_known_names_and_bad_shapes(fitted_router, routerdc_slices):
     train, _ = routerdc_slices
     with pytest.raises(DataError, match="new, distinct"):
@@ -216,3 +251,32 @@ def test_soft_scores_only_rank_llms_profiles_estimate_y(routerdc_slices):
     np.testing.assert_allclose(router.cluster_quality_, expected)
     with pytest.raises(DataError, match=r"soft_scores has shape \(500, 6\)"):
         _small().fit(train.X, train.Y, model_names=train.model_names, soft_scores=train.soft[:, :6])
+
+
+def test_cli_onboards_a_new_llm_into_a_saved_routerdc(routerdc_slices, fitted_router, tmp_path,
+                                                      capsys):
+    """`polyroute onboard --outcomes` on a RouterDC artifact, then `onboard show`."""
+    import json
+
+    from polyroute.cli import main
+    from polyroute.onboarding import ValidationItem, write_validation_set
+
+    train, _ = routerdc_slices
+    rows = np.arange(0, len(train.X), 5)
+    items = [ValidationItem(f"q{i}", str(train.prompts[i]), "A") for i in rows]
+    val = write_validation_set(tmp_path / "val.jsonl", items)
+    outcomes = tmp_path / "outcomes.jsonl"
+    outcomes.write_text("\n".join(json.dumps({"prompt_id": f"q{i}", "model": "newcomer",
+                                              "score": float(train.Y[i, 6])}) for i in rows))
+    router = load_like(fitted_router)
+    router.encoder_ = "hashing"  # the slices are embedded with HashingEncoder(dim=256)
+    router.save(tmp_path / "rdc")
+    assert main(["onboard", "--router-dir", str(tmp_path / "rdc"), "--name", "newcomer",
+                 "--outcomes", str(outcomes), "--validation-file", str(val),
+                 "--cost-per-query", "0.25", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n_prompts"] == pytest.approx(len(rows)) and summary["cost"] == 0.25
+    assert summary["accuracy"] == pytest.approx(train.Y[rows, 6].mean(), abs=0.05)
+    assert load_router(tmp_path / "rdc").model_names_[-1] == "newcomer"
+    assert main(["onboard", "show", "--router-dir", str(tmp_path / "rdc")]) == 0
+    assert "newcomer" in capsys.readouterr().out

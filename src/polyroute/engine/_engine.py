@@ -51,7 +51,7 @@ from polyroute.gateway_config import (
 )
 from polyroute.pool import ModelPool, PoolSnapshot
 from polyroute.resilience import CircuitBreakerRegistry, RetryPolicy
-from polyroute.routers import BaseRouter, load_router, select
+from polyroute.routers import BaseRouter, fill_unknown_costs, load_router, select
 from polyroute.state import StateStore
 
 logger = logging.getLogger(__name__)
@@ -419,8 +419,8 @@ class RoutingEngine:
         idx = router.model_index(candidates)
         scores = router.predict_scores(X)[0, idx]
         costs = np.array([view.snapshot.models[m].routing_cost_usd() for m in candidates])
-        top = costs.max()
-        rel = costs / top if top > 0 else np.zeros_like(costs)
+        top = np.nanmax(costs) if np.isfinite(costs).any() else 0.0
+        rel = fill_unknown_costs(costs / top) if top > 0 else np.zeros_like(costs)
         choice = int(select(scores[None, :], rel, cost_weight=lam)[0])
         utility = scores - lam * rel
         ranked = [candidates[j] for j in np.argsort(-utility, kind="stable")]

@@ -86,7 +86,8 @@ def onboard_model(
     Parameters
     ----------
     router : BaseRouter
-        A fitted router with ``supports_new_models`` (``uniroute-kmeans``, ``uniroute-learnedmap``).
+        A fitted router with ``supports_new_models`` (``uniroute-kmeans``, ``uniroute-learnedmap``,
+        ``routerdc``).
     name : str
         Name the model is routed under.
     X_val : array, shape (n_prompts, n_dims)
@@ -212,6 +213,6 @@ def format_summary(summary: dict[str, Any]) -> str:
              f"{'unknown' if cost is None else f'{cost:.6g}'}"),
              f"{'cluster':>8} {'n':>7} {'raw acc':>8} {'profile':>8}"]
     for row in summary["clusters"]:
-        raw = "-" if row["raw_accuracy"] is None else f"{row['raw_accuracy']:.3f}"
+        raw = "-" if row.get("raw_accuracy") is None else f"{row['raw_accuracy']:.3f}"
         lines.append(f"{row['cluster']:>8} {row['n']:>7.1f} {raw:>8} {row['accuracy']:>8.3f}")
     return "\n".join(lines)

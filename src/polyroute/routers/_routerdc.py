@@ -145,6 +145,10 @@ class ContrastiveRouter(BaseRouter):
     calibration_ : array, shape (n_models, 2)
         ``[a, b]`` of each LLM's logistic map (shared by the trained LLMs).
     cluster_centroids_, cluster_quality_ : arrays (n_clusters, embed_dim), (n_clusters, n_models)
+    cluster_counts_ : array, shape (n_clusters, n_models)
+        Graded prompts behind each cluster profile (training or validation prompts).
+    model_costs_ : array, shape (n_models,)
+        Cost per query when known (set by ``polyroute fit`` or ``add_models(costs=...)``).
     history_ : dict of lists (step, loss, holdout quality)
 
     Example
@@ -469,6 +473,8 @@ class ContrastiveRouter(BaseRouter):
         sims = H @ self.cluster_centroids_.T
         self.cluster_temperature_ = fit_assignment_temperature(sims, clusters)
         self.cluster_quality_ = cluster_profiles(Y, clusters, n_c)
+        graded = (~np.isnan(Y)).astype(np.float64)
+        self.cluster_counts_ = np.stack([graded[clusters == c].sum(axis=0) for c in range(n_c)])
 
     def _head(self, X: Array) -> Array:
         """Apply the numpy copy of the head; returns L2-normalised (n, embed_dim)."""
@@ -523,6 +529,7 @@ class ContrastiveRouter(BaseRouter):
         Y_val: Array,
         model_names: Sequence[str],
         *,
+        costs: Sequence[float] | Array | None = None,
         n_steps: int = 300,
         learning_rate: float = 0.05,
     ) -> Self:
@@ -541,6 +548,10 @@ class ContrastiveRouter(BaseRouter):
             Scores of the new LLMs on those queries (NaN = unknown).
         model_names : sequence of str
             Names of the new LLMs; none may already be known.
+        costs : sequence of float, optional
+            Cost per query of each new LLM (NaN = unknown), stored in ``model_costs_``.
+        n_steps, learning_rate : int, float
+            Adam steps and step size of each new embedding's fit.
 
         Returns
         -------
@@ -558,6 +569,9 @@ class ContrastiveRouter(BaseRouter):
                             f"or repeated: {known or names}")
         if (~np.isnan(Yv)).sum(axis=0).min(initial=1) == 0:
             raise DataError("every new model needs at least one non-NaN validation score")
+        cost = np.full(len(names), np.nan) if costs is None else np.asarray(costs, np.float64)
+        if cost.shape != (len(names),):
+            raise DataError(f"costs has {cost.size} entries; expected {len(names)} (one per model)")
         H = self._embed_queries(Xq)
         fitted = [
             self._fit_new_embedding(H, Yv[:, j], n_steps=n_steps, learning_rate=learning_rate,
@@ -570,6 +584,8 @@ class ContrastiveRouter(BaseRouter):
         profiles = soft_profiles(assign, Yv)
         self.llm_embeddings_ = np.vstack([self.llm_embeddings_, new_emb]).astype(np.float32)
         self.cluster_quality_ = np.hstack([self.cluster_quality_, profiles])
+        self.cluster_counts_ = np.hstack([self._counts(), assign.T @ (~np.isnan(Yv))])
+        self.model_costs_ = np.concatenate([self._costs(), cost])
         self.model_names_ = list(self.model_names_) + names
         return self
 
@@ -609,8 +625,36 @@ class ContrastiveRouter(BaseRouter):
         self.llm_embeddings_ = self.llm_embeddings_[keep]
         self.calibration_ = self.calibration_[keep]
         self.cluster_quality_ = self.cluster_quality_[:, keep]
+        self.cluster_counts_ = self._counts()[:, keep]
+        self.model_costs_ = self._costs()[keep]
         self.model_names_ = [self.model_names_[i] for i in keep]
         return self
+
+    def profile_summary(self, model: str) -> dict[str, Any]:
+        """One LLM's estimated quality per query cluster, prompt counts and cost, as plain data."""
+        (idx,) = self.model_index([model])
+        counts, quality = self._counts()[:, idx], self.cluster_quality_[:, idx]
+        total = float(counts.sum())
+        cost = float(self._costs()[idx])
+        return {
+            "model": model,
+            "n_prompts": round(total, 3),
+            "accuracy": None if total == 0 else round(float(counts @ quality) / total, 4),
+            "cost": None if math.isnan(cost) else cost,
+            "clusters": [{"cluster": str(c), "n": round(float(counts[c]), 3),
+                          "accuracy": round(float(quality[c]), 4)}
+                         for c in range(len(quality))],
+        }
+
+    def _counts(self) -> Array:
+        """Graded prompts per (cluster, LLM); zeros for artifacts saved before they were kept."""
+        counts = getattr(self, "cluster_counts_", None)
+        return np.zeros_like(self.cluster_quality_) if counts is None else counts
+
+    def _costs(self) -> Array:
+        """Cost per query of each LLM (``model_costs_``; NaN where unknown)."""
+        costs = getattr(self, "model_costs_", None)
+        return np.full(len(self.model_names_), np.nan) if costs is None else np.asarray(costs, float)
 
 
 def _scored_rows(Y: Array) -> Array:

@@ -23,7 +23,9 @@ def select(
     scores : array, shape (n_queries, n_models)
         Predicted quality (higher is better). NaN marks a model that cannot answer the query.
     costs : array, shape (n_models,) or (n_queries, n_models), optional
-        Cost of each model (per query where given). ``None`` means cost is ignored.
+        Cost of each model (per query where given). ``None`` means cost is ignored. An unknown
+        cost (NaN, e.g. a model onboarded without a price) counts as the dearest known cost of
+        that query: it never wins for being cheap, and it plays no part at ``cost_weight = 0``.
     cost_weight : float
         λ, the quality-cost trade-off (0 = quality only).
     candidates : int or bool array, optional
@@ -46,7 +48,7 @@ def select(
     cost = np.zeros(m) if costs is None else np.asarray(costs, dtype=np.float64)
     if cost.shape not in {(m,), (n, m)}:
         raise DataError(f"costs has shape {cost.shape}; expected ({m},) or ({n}, {m})")
-    utility = scores - cost_weight * cost
+    utility = scores - cost_weight * fill_unknown_costs(cost)
     utility = np.where(np.isnan(utility), -np.inf, utility)
     if candidates is not None:
         mask = np.zeros(m, dtype=bool)
@@ -67,3 +69,12 @@ def select(
             f"{int(no_option.sum())} quer(y/ies) have no eligible model (all candidates NaN)"
         )
     return choice
+
+
+def fill_unknown_costs(cost: Array) -> Array:
+    """NaN costs replaced by the dearest known cost of their row (0 where none is known)."""
+    unknown = np.isnan(cost)
+    if not unknown.any():
+        return cost
+    dearest = np.max(np.where(unknown, -np.inf, cost), axis=-1, keepdims=True)
+    return np.where(unknown, np.where(np.isfinite(dearest), dearest, 0.0), cost)
