@@ -3,10 +3,10 @@
     nice -n 10 .venv/bin/python bench/routerdc_latency.py /tmp/routerdc-artifacts/frozen \
         --prompts 300 --out-dir docs/results
 
-Each call embeds one RouterDC test prompt (no cache; all-MiniLM-L6-v2 on onnxruntime, 1 thread),
-applies the router and the selection rule. CPU time of the single-threaded call is the latency on
+Each call embeds one RouterDC test prompt with the artifact's encoder (no cache; e.g. MiniLM on
+onnxruntime with ``--threads``), applies the router and the selection rule. CPU time of the single-threaded call is the latency on
 an idle core; wall time is reported too (the machine is shared). Writes
-``routerdc_latency.{json,md}``.
+``<out-name>.{json,md}`` (default ``routerdc_latency``).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prompts", type=int, default=300)
     ap.add_argument("--out-dir", default="docs/results")
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime threads of the encoder")
+    ap.add_argument("--out-name", default="routerdc_latency", help="file stem of the outputs")
     args = ap.parse_args(argv)
     ds = load_dataset("routerdc")
     test = [str(p) for p in ds.prompts[ds.splits["test"]]]
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     lat = measure_latency(Path(args.artifact), picks, args.prompts, args.threads)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "routerdc_latency.json").write_text(json.dumps(lat, indent=2))
+    (out / f"{args.out_name}.json").write_text(json.dumps(lat, indent=2))
     cmd = "nice -n 10 .venv/bin/python bench/routerdc_latency.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
     md = [f"`{cmd.strip()}`", "",
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
           (f"{lat['n']} RouterDC test prompts routed one at a time; embedding ({lat['encoder']}, "
           f"{lat['threads']} thread(s), no cache) + RouterDC head + argmax selection. With more "
           "than one thread, CPU time exceeds latency: read the wall-time row.")]
-    (out / "routerdc_latency.md").write_text("\n".join(md) + "\n")
+    (out / f"{args.out_name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 

@@ -186,7 +186,8 @@ def _chosen_weight(args: argparse.Namespace, out_dir: Path) -> float:
     """``--prior-weight``, or the weight chosen by ``routerdc_select.py`` (CV on TRAIN)."""
     if args.prior_weight is not None:
         return float(args.prior_weight)
-    path = out_dir / "routerdc_selection.json"
+    suffix = "" if args.encoder == "minilm" else f"_{args.encoder}"
+    path = out_dir / f"routerdc_selection{suffix}.json"
     if path.is_file():
         return float(json.loads(path.read_text())["best_prior_weight"])
     return 0.9
@@ -195,12 +196,13 @@ def _chosen_weight(args: argparse.Namespace, out_dir: Path) -> float:
 def write_markdown(out: dict[str, Any], path: Path, command: str, *, png: str) -> None:
     refs, res = out["references"], out["table"]
     head = "| method | " + " | ".join(TASK_LABELS[t] for t in ALL_TASKS) + " | ID avg | OOD avg |"
+    source = out.get("prior_weight_source", "from `bench/routerdc_select.py` (CV on TRAIN)")
     lines = [f"`{command}`", "", ("RouterDC on the paper's split (train: 5 ID training sets; "
              "test: ID test sets; OOD: MATH-PreAlgebra, MBPP, C-EVAL). Accuracy (%) with the "
              "convention of `data/README.md`; router rows are mean ± std over seeds "
-             f"{out['seeds']}. Everything selected on training data only (prior weight "
-             f"{out['prior_weight']} from `bench/routerdc_select.py`, checkpoints on a held-out "
-             "10% of TRAIN)."), "", head, "|---|" + "---:|" * (len(ALL_TASKS) + 2)]
+             f"{out['seeds']}. Prior weight {out['prior_weight']} {source}; checkpoints chosen "
+             "on a held-out 10% of TRAIN; test labels never used for a choice."), "", head,
+             "|---|" + "---:|" * (len(ALL_TASKS) + 2)]
     for label, ref in (("best single LLM (" + refs["best_single"]["model"].split("/")[-1] + ")",
                         refs["best_single"]), ("per-task oracle (test labels)",
                                                refs["task_oracle"]),
@@ -223,15 +225,15 @@ def write_markdown(out: dict[str, Any], path: Path, command: str, *, png: str) -
     lat = out.get("latency")
     if lat and "cpu_p50_ms" in lat:
         lines += ["", (f"Routing one prompt with the trained frozen RouterDC, embedding "
-                  f"({lat['encoder']}, 1 thread) included (no cache), {lat['n']} test prompts one "
-                  f"at a time: CPU time per call **p50 {lat['cpu_p50_ms']:.2f} ms** "
-                  f"(p95 {lat['cpu_p95_ms']:.2f} ms; single-threaded, so ≈ the latency on an "
-                  f"idle core, itself inflated by cache contention); router alone (embedding "
-                  f"given) p50 {lat.get('router_only_p50_ms', float('nan')):.2f} ms; wall time on "
-                  f"the shared machine (load average {lat['load_average']:.1f}) p50 "
-                  f"{lat['p50_ms']:.2f} ms, p95 {lat['p95_ms']:.2f} ms.")]
+                  f"({lat['encoder']}, {lat.get('threads', 1)} thread(s), no cache) included, "
+                  f"{lat['n']} test prompts one at a time: wall time **p50 {lat['p50_ms']:.2f} "
+                  f"ms** (p95 {lat['p95_ms']:.2f} ms; shared machine, load average "
+                  f"{lat['load_average']:.1f}); CPU time per call p50 {lat['cpu_p50_ms']:.2f} ms "
+                  f"(p95 {lat['cpu_p95_ms']:.2f} ms; with one thread ≈ the latency on an idle "
+                  f"core); router alone (embedding given) p50 "
+                  f"{lat.get('router_only_p50_ms', float('nan')):.2f} ms.")]
     lines += ["", out["machine_note"], "", (f"Training curves: `{png}`. Latency figures: "
-              "`bench/routerdc_latency.py` (`routerdc_latency.md`) when it was run after "
+              f"`bench/routerdc_latency.py` (`{Path(png).stem}_latency.md`) when it was run after "
               "training, else measured by this script.")]
     path.write_text("\n".join(lines) + "\n")
 
@@ -241,8 +243,10 @@ def _render_only(args: argparse.Namespace) -> int:
     path = out_dir / f"{args.out_name}.json"
     out = json.loads(path.read_text())
     out["prior_weight"] = _chosen_weight(args, out_dir)
+    out["prior_weight_source"] = ("given on the command line" if args.prior_weight is not None
+                                  else "from `bench/routerdc_select.py` (CV on TRAIN)")
     out["table"] = aggregate(out["results"], out["prior_weight"])
-    lat_path = out_dir / "routerdc_latency.json"  # bench/routerdc_latency.py, if it was run
+    lat_path = out_dir / f"{args.out_name}_latency.json"  # bench/routerdc_latency.py, if run
     if lat_path.is_file():
         out["latency"] = json.loads(lat_path.read_text())
     path.write_text(json.dumps(out, indent=2))

@@ -6,7 +6,7 @@ For each of ``--folds`` task-stratified folds of the RouterDC training split, on
 RouterDC (cluster_source="tasks") is trained on the other folds; every prior weight of the grid is
 then scored on the held-out fold (the weight only changes ``predict_scores``, not training).
 Reports per-task CV accuracy per weight and the weight with the best mean ID accuracy; the test
-and OOD splits are never read. Writes ``routerdc_selection.{json,md}``.
+and OOD splits are never read. Writes ``routerdc_selection.{json,md}`` (``routerdc_selection_<encoder>.*`` for another encoder).
 
 ``--protocol loto`` (leave one task out) is the out-of-distribution counterpart, still on TRAIN
 only: each fold holds out one whole training task, so the router must route a task it never saw
@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         mean = {t: float(np.mean([a[t] for a in accs if t in a])) for t in ID_TASKS}
         table[w] = {**mean, "id": float(np.mean(list(mean.values())))}
     best = max(table, key=lambda w: table[w]["id"])
-    stem = "routerdc_selection" + ("" if args.protocol == "cv" else "_loto")
+    stem = ("routerdc_selection" + ("" if args.protocol == "cv" else "_loto")
+            + ("" if args.encoder == "minilm" else f"_{args.encoder}"))
     out = {"protocol": args.protocol, "folds": len(folds), "steps": args.steps,
            "target": args.target, "encoder": args.encoder,
            "cv_accuracy": {str(w): v for w, v in table.items()},
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"`{cmd.strip()}`", "",
              (DESCRIPTION[args.protocol].format(folds=args.folds)
               + " on the RouterDC **training** split "
-              f"(frozen MiniLM, cluster_source=tasks, {args.steps} steps, LLMs ranked by "
+              f"(frozen {args.encoder}, cluster_source=tasks, {args.steps} steps, LLMs ranked by "
               f"{args.target} scores). "
              "Accuracy (%) on the held-out folds by prior weight; test/OOD never read."), "",
              "| prior weight | " + " | ".join(TASK_LABELS[t] for t in ID_TASKS)
