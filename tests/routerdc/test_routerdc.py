@@ -193,6 +193,30 @@ def test_missing_model_column_is_a_clear_error(routerdc_slices):
         _small().fit(train.X, train.Y[:, :6], model_names=train.model_names)
 
 
+def test_a_model_column_with_no_scores_is_a_clear_error(routerdc_slices):
+    train, _ = routerdc_slices
+    Y = train.Y.copy()
+    Y[:, 2] = np.nan  # e.g. an empty column in a routing file
+    with pytest.raises(DataError, match=r"\['itpossible/Chinese-Mistral-7B-v0.1'\] have no score"):
+        _small().fit(train.X, Y, model_names=train.model_names)
+
+
+def test_cli_fits_an_unsplit_file_with_gaps_and_fewer_prompts_than_a_batch(tmp_path, capsys):
+    from polyroute.cli import main
+
+    data = tmp_path / "scores.csv"
+    data.write_text("prompt,model_a,model_b,model_c\n2+2?,1,0,\nhello in French,0,1,1\n"
+                    "add two numbers in python,1,,0\nwho wrote Hamlet?,,1,0\n")
+    with pytest.warns(PolyrouteWarning, match="batch_size=64 exceeds the 4 training queries"):
+        assert main(["fit", "routerdc", "--dataset", str(data), "--encoder", "hashing",
+                     "--param", "n_steps=20", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
+    assert "fitted routerdc on scores:all (4 prompts, 3 models" in capsys.readouterr().err
+    data.write_text("prompt,model_a,model_b\nhi,1,\nho,0,\n")
+    assert main(["fit", "routerdc", "--dataset", str(data), "--encoder", "hashing",
+                 "--out", str(tmp_path / "r2")]) == 2
+    assert "['model_b'] have no score on any training query" in capsys.readouterr().err
+
+
 def test_nan_scores_are_masked_and_empty_rows_dropped(routerdc_slices):
     train, test = routerdc_slices
     Y = train.Y.copy()

@@ -10,9 +10,10 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
-from polyroute.exceptions import PolyrouteError
+from polyroute.exceptions import PolyrouteError, PolyrouteWarning
 
 # Order here is the order in --help.
 _COMMAND_MODULES = (
@@ -58,5 +59,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def _format_warning(message: Warning | str, category: type[Warning], filename: str,
+                    lineno: int, line: str | None = None) -> str:
+    """Our own warnings as one line for people; others keep Python's format (file and line)."""
+    if issubclass(category, PolyrouteWarning):
+        return f"polyroute: warning: {message}\n"
+    return _python_format_warning(message, category, filename, lineno, line)
+
+
+_python_format_warning = warnings.formatwarning
+
+
 def run() -> None:
+    """Console entry point (``polyroute``)."""
+    warnings.formatwarning = _format_warning
     sys.exit(main())

@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("router", metavar="ROUTER", help="router registry name, e.g. knn, mlp")
     p.add_argument("--dataset", required=True, help="dataset name or routing file")
-    p.add_argument("--split", default="train", help="split to fit on; 'all' = every row")
+    p.add_argument("--split", help="split to fit on; 'all' = every row (default: 'train', or "
+                   "every row when the dataset has no splits)")
     p.add_argument("--encoder", default="minilm", help="prompt encoder (default: minilm)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="router parameter (value parsed as JSON), e.g. n_neighbors=50")
@@ -107,10 +108,11 @@ def fit_router(name: str, train: Any, *, encoder: str, params: dict[str, Any],
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    train = load_training_data(args.dataset, args.split, args.data_dir,
-                               options=file_options(args))
+    split = args.split or "train"
+    train = load_training_data(args.dataset, split, args.data_dir,
+                               all_if_unsplit=args.split is None, options=file_options(args))
     if train.n_prompts == 0:
-        raise DataError(f"split {args.split!r} of {args.dataset!r} has no rows; expected some")
+        raise DataError(f"split {split!r} of {args.dataset!r} has no rows; expected some")
     start = time.perf_counter()
     router = fit_router(args.router, train, encoder=args.encoder,
                         params=parse_params(args.param),

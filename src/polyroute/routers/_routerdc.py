@@ -299,6 +299,11 @@ class ContrastiveRouter(BaseRouter):
             raise DataError(f"Y must hold scores in [0, 1] (NaN = unknown); found {bad!r}")
         if not np.isfinite(X).all():
             raise DataError("X must be finite; found NaN or infinite embeddings")
+        ungraded = [str(model_names[j]) for j in np.flatnonzero(np.isnan(Y).all(axis=0))]
+        if ungraded and len(ungraded) < Y.shape[1]:  # all ungraded: the empty-rows error says so
+            raise DataError(f"model(s) {ungraded} have no score on any training query; expected "
+                            "at least one each (drop the column, or add the model later with "
+                            "add_models)")
         self.n_features_in_ = int(X.shape[1])
         return X, Y
 
