@@ -129,6 +129,23 @@ def test_stream_failure_after_first_byte_ends_with_a_clean_error_event(gateway_f
         assert up.stats["requests"] == 2  # no retry once bytes reached the client
 
 
+def test_client_leaving_mid_stream_cancels_the_upstream_read(gateway_factory) -> None:
+    stall = FaultConfig(stall_mid_stream_rate=1.0, slow_s=4.0)
+    with FakeUpstream(lambda r: "a long answer that will stall", faults=stall) as up:
+        srv = gateway_factory({"poet": [up.base_url]},
+                              retry={"first_token_timeout_s": 8.0, "timeout_s": 10.0})
+        with httpx.Client(base_url=srv.url, headers=AUTH, timeout=10) as http:
+            with http.stream("POST", "/v1/chat/completions",
+                             json={"model": "poet", "messages": POEM, "stream": True}) as resp:
+                assert b'"content":"a long ' in next(resp.iter_raw())
+            left = time.monotonic()  # the client hangs up while the upstream stalls
+            while up.stats["caller_hung_up"] == 0 and time.monotonic() - left < 3.0:
+                time.sleep(0.02)
+            assert up.stats["caller_hung_up"] == 1, "the gateway kept reading the upstream"
+            metrics = http.get("/metrics").text
+        assert 'polyroute_client_disconnects_total{model="poet"} 1.0' in metrics
+
+
 def test_round_robin_profile_and_language_rule(gateway_factory, upstreams) -> None:
     profiles = [
         {"name": "auto", "encoder": "hashing",

@@ -145,7 +145,7 @@ async def chat_completions(gw: Gateway, req: Request, send: Send, log: RequestLo
     key = req.headers.get(SESSION_HEADER) or (body.get("user") if isinstance(
         body.get("user"), str) else None)
     if body.get("stream"):
-        await _stream(gw, decision, body, key, send, log)
+        await _stream(gw, decision, body, key, req, send, log)
         return
     done: Completion = await gw.engine.complete(decision, body, key=key)
     log.model, log.deployment = done.model, done.deployment
@@ -157,27 +157,43 @@ async def chat_completions(gw: Gateway, req: Request, send: Send, log: RequestLo
 
 
 async def _stream(gw: Gateway, decision: RouteDecision, body: dict[str, Any], key: str | None,
-                  send: Send, log: RequestLog) -> None:
+                  req: Request, send: Send, log: RequestLog) -> None:
     handle = await gw.engine.stream(decision, body, key=key)
+    pump = asyncio.ensure_future(_pump(gw, handle, decision, send, log))
+    gone = asyncio.ensure_future(req.wait_disconnect())
     try:
-        log.model, log.deployment = handle.model, handle.deployment
-        gw.metrics.ttft.labels(handle.model).observe(handle.ttft_s)
-        headers = [*_SSE_HEADERS, *decision_headers(decision, handle.deployment, handle.model)]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        log.status = 200
-        try:
-            async for chunk in handle.chunks():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except UpstreamError as exc:
-            err = to_http_error(exc)
-            log.stream_error = err.code
-            gw.metrics.stream_errors.labels(handle.model).inc()
-            await send({"type": "http.response.body", "body": sse_error_event(err),
-                        "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+        done, _ = await asyncio.wait({pump, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if pump in done:
+            pump.result()  # re-raise what the relay raised
+        else:  # the client left mid-stream: stop reading (and paying for) the upstream answer
+            log.stream_error = "client_disconnected"
+            gw.metrics.client_disconnects.labels(handle.model).inc()
     finally:
+        for task in (pump, gone):
+            task.cancel()
+        await asyncio.gather(pump, gone, return_exceptions=True)
         await handle.aclose()  # no-op after a complete stream; frees hooks and socket otherwise
     gw.record_cost(handle.model, None)
+
+
+async def _pump(gw: Gateway, handle: Any, decision: RouteDecision, send: Send,
+                log: RequestLog) -> None:
+    """Relay the upstream SSE chunks to the client; a mid-stream failure ends in an error event."""
+    log.model, log.deployment = handle.model, handle.deployment
+    gw.metrics.ttft.labels(handle.model).observe(handle.ttft_s)
+    headers = [*_SSE_HEADERS, *decision_headers(decision, handle.deployment, handle.model)]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    log.status = 200
+    try:
+        async for chunk in handle.chunks():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except UpstreamError as exc:
+        err = to_http_error(exc)
+        log.stream_error = err.code
+        gw.metrics.stream_errors.labels(handle.model).inc()
+        await send({"type": "http.response.body", "body": sse_error_event(err),
+                    "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def route_only(gw: Gateway, req: Request, send: Send, log: RequestLog) -> None:

@@ -17,7 +17,7 @@ Headers = list[tuple[bytes, bytes]]
 class Request:
     """Method, path segments, lower-cased headers and the (size-limited) body of a request."""
 
-    __slots__ = ("body", "headers", "method", "path", "query", "segments")
+    __slots__ = ("_receive", "body", "headers", "method", "path", "query", "segments")
 
     def __init__(self, scope: dict[str, Any]) -> None:
         self.method: str = scope["method"]
@@ -29,6 +29,7 @@ class Request:
         self.headers: dict[str, str] = {k.decode("latin-1"): v.decode("latin-1")
                                         for k, v in scope["headers"]}
         self.body = b""
+        self._receive: Receive | None = None
 
     async def read_body(self, receive: Receive, limit: int) -> bytes:
         """Read the body; raises 413 past ``limit`` bytes (before reading it when announced)."""
@@ -49,7 +50,15 @@ class Request:
             if not message.get("more_body"):
                 break
         self.body = b"".join(chunks)
+        self._receive = receive
         return self.body
+
+    async def wait_disconnect(self) -> None:
+        """Return once the client has gone (call after ``read_body``; used while streaming)."""
+        if self._receive is None:
+            raise RuntimeError("wait_disconnect() needs read_body() first")
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
 
     def json(self) -> Any:
         """The body parsed as JSON; raises 400 with the parser's position on bad input."""

@@ -48,6 +48,10 @@ class GatewayMetrics:
         self.stream_errors = Counter("polyroute_stream_errors",
                                      "Streams ended by an error event after the first byte",
                                      ["model"], registry=r)
+        self.client_disconnects = Counter(
+            "polyroute_client_disconnects",
+            "Streams whose client left before the end (the upstream read is cancelled)",
+            ["model"], registry=r)
 
     # EngineObserver ---------------------------------------------------------------
     def on_retry(self, model: str, deployment: str, exc: UpstreamError) -> None:

@@ -244,7 +244,8 @@ class FakeUpstream:
     base_url : str
         ``"http://127.0.0.1:PORT/v1"`` once started.
     stats : collections.Counter
-        Outcome counts: ``"requests"``, ``"ok"``, ``"status_500"``, ``"slow"``, ``"drop"``, ...
+        Outcome counts: ``"requests"``, ``"ok"``, ``"status_500"``, ``"slow"``, ``"drop"``,
+        ``"stall"``, ``"caller_hung_up"`` (the caller closed during a stall), ...
     requests : list of dict
         Request bodies received (the last 1,000).
     """
@@ -342,9 +343,9 @@ class FakeUpstream:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        await self._chat(body, send)
+        await self._chat(body, receive, send)
 
-    async def _chat(self, body: bytes, send: Any) -> None:
+    async def _chat(self, body: bytes, receive: Any, send: Any) -> None:
         self.stats["requests"] += 1
         try:
             request = json.loads(body)
@@ -376,7 +377,7 @@ class FakeUpstream:
                         "headers": [(b"content-type", ctype), (b"content-length", b"4096")]})
             raise ConnectionAbortedError("FakeUpstream: injected dropped connection")
         if stream:
-            await self._stream(send, request, model, content, plan.stall)
+            await self._stream(receive, send, request, model, content, plan.stall)
         else:
             self.stats["ok"] += 1
             await _send_json(send, 200, _completion(request, model, content))
@@ -390,7 +391,8 @@ class FakeUpstream:
         await _send_json(send, status, _error_body(f"injected {status}", kind), headers)
 
     async def _stream(
-        self, send: Any, request: dict[str, Any], model: str, content: str, stall: bool
+        self, receive: Any, send: Any, request: dict[str, Any], model: str, content: str,
+        stall: bool,
     ) -> None:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/event-stream"),
@@ -404,7 +406,7 @@ class FakeUpstream:
             await _send_event(send, _chunk(cid, model, delta, None))
             if stall and i == 0:
                 self.stats["stall"] += 1
-                await asyncio.sleep(self._faults.slow_s)
+                await self._stall(receive)
                 raise ConnectionAbortedError("FakeUpstream: injected stall mid-stream")
         await _send_event(send, _chunk(cid, model, {}, "stop"))
         if (request.get("stream_options") or {}).get("include_usage"):
@@ -414,6 +416,19 @@ class FakeUpstream:
             await _send_event(send, usage)
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
         self.stats["ok"] += 1
+
+
+    async def _stall(self, receive: Any) -> None:
+        """Hang ``slow_s`` mid-stream; count ``"caller_hung_up"`` if the caller closes first."""
+        hang_up = asyncio.ensure_future(receive())
+        try:
+            await asyncio.wait_for(asyncio.shield(hang_up), self._faults.slow_s)
+        except TimeoutError:
+            return
+        finally:
+            hang_up.cancel()
+        if hang_up.result().get("type") == "http.disconnect":
+            self.stats["caller_hung_up"] += 1
 
 
 # ---------------------------------------------------------------------- wire helpers
