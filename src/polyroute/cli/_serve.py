@@ -73,6 +73,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                           "loop": "uvloop", "http": "httptools", "lifespan": "on",
                           "access_log": False, "log_level": "warning"}
     if settings.server.workers > 1:
+        if not settings.server.state_url:
+            print(f"polyroute: warning: {settings.server.workers} workers without "
+                  "server.state_url: each keeps its own circuit breakers, rate-limit buckets and "
+                  "in-flight counts (a key's rate limit becomes workers x the configured one); "
+                  "set server.state_url: redis://... to share them", file=sys.stderr)
         os.environ[CONFIG_ENV] = str(args.config.resolve()) if args.config else ""
         os.environ[OVERRIDES_ENV] = json.dumps(overrides)
         _print_banner(settings, None, client_key)
