@@ -60,6 +60,7 @@ class Trial:
     seen: np.ndarray
     unseen: np.ndarray
     seed: int
+    tasks: np.ndarray | None = None  # task of each prompt (no labels); only routerdc-*-tasks
     cache: dict[str, Any] = field(default_factory=dict)
 
     def decision_costs(self) -> np.ndarray:
@@ -94,6 +95,30 @@ def _copy(router: Any) -> Any:
     clone.__dict__.update({k: (v.copy() if isinstance(v, np.ndarray) else v)
                            for k, v in router.__dict__.items()})
     return clone
+
+
+def _routerdc(**params: Any) -> Method:
+    """RouterDC (frozen encoder = the trial's X): head + seen LLMs' embeddings trained on the
+    train prompts with the seen LLMs' labels; each unseen LLM's embedding and calibration fitted
+    by ``add_models`` on the N_val prompts. ``prior_weight`` only enters ``predict_scores``, so
+    the variants share one fit per trial. ``use_tasks``: the train prompts' task names become
+    the training clusters (``cluster_source="auto"``); otherwise K-means on X, as UniRoute."""
+    weight = params.pop("prior_weight", 0.0)
+    use_tasks = params.pop("use_tasks", False)
+
+    def run(t: Trial, val: np.ndarray) -> np.ndarray:
+        key = f"routerdc:{use_tasks}:{sorted(params.items())}"
+        if key not in t.cache:  # the representation does not depend on the unseen LLMs
+            router = make_router("routerdc", random_state=t.seed, show_progress=False, **params)
+            tasks = t.tasks[t.train] if use_tasks and t.tasks is not None else None
+            router.fit(t.X[t.train], t.Y[t.train][:, t.seen],
+                       model_names=[f"s{i}" for i in t.seen], tasks=tasks)
+            t.cache[key] = router
+        router = _copy(t.cache[key]).set_params(prior_weight=weight)
+        router.add_models(t.X[val], t.Y[val][:, t.unseen], [f"u{i}" for i in t.unseen])
+        return router.predict_scores(t.X[t.evaluate])[:, len(t.seen):]
+
+    return run
 
 
 def _on_val(name: str, **params: Any) -> Method:
@@ -144,6 +169,11 @@ METHODS: dict[str, Method] = {
                             max_iter=80),
     "learnedmap-centred": _uniroute("uniroute-learnedmap", n_clusters=16, smoothing="shrink",
                                     objective="centred", max_iter=80),
+    # RouterDC's new-LLM path: the paper's rule (similarity only) and + our cluster prior
+    "routerdc": _routerdc(prior_weight=0.0),
+    "routerdc-prior": _routerdc(prior_weight=1.0),
+    "routerdc-tasks": _routerdc(prior_weight=0.0, use_tasks=True),  # + the prompts' task names
+    "routerdc-prior-tasks": _routerdc(prior_weight=1.0, use_tasks=True),
     "clairvoyant-mlp": _clairvoyant,
     "val-mean": _val_mean,
 }
@@ -177,7 +207,7 @@ def make_trial(ds: RoutingDataset, X: np.ndarray, seed: int, *, dev: bool,
     seen, unseen = np.sort(perm[n_unseen:]), np.sort(perm[:n_unseen])
     evaluate = val[n_val_max:] if dev else split.splits["test"]
     return Trial(X, ds.scores, ds.cost_matrix(), split.splits["train"], val[:n_val_max],
-                 evaluate, seen, unseen, seed)
+                 evaluate, seen, unseen, seed, np.asarray(ds.tasks))
 
 
 def run_trial(t: Trial, n_vals: list[int], methods: list[str]) -> dict[str, Any]:

@@ -254,6 +254,22 @@ def plot(dataset: str, n_val: int, methods: list[str], path: Path) -> None:
     plt.close(fig)
 
 
+def load_records(paths: list[Path]) -> list[dict[str, Any]]:
+    """Per-trial records of ``paths`` merged by seed (files may hold different methods of one
+    trial), sorted by seed; each keeps its ``results`` and ``time_s`` per N_val and method."""
+    records: dict[int, dict[str, Any]] = {}
+    for path in paths:
+        for line in path.read_text().splitlines():
+            if line:
+                rec = json.loads(line)
+                into = records.setdefault(rec["seed"], {"seed": rec["seed"], "results": {},
+                                                        "time_s": {}})
+                for key in ("results", "time_s"):
+                    for n_val, res in rec.get(key, {}).items():
+                        into[key].setdefault(n_val, {}).update(res)
+    return [records[s] for s in sorted(records)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="mmlu-pro,routerbench,mmlu-pro-openllm")
@@ -263,15 +279,7 @@ def main() -> None:
     args = parser.parse_args()
     summary: dict[str, Any] = {}
     for name in args.datasets.split(","):
-        records = {}
-        for path in sorted(RESULTS.glob(f"uniroute_{name}.trials*.jsonl")):
-            for line in path.read_text().splitlines():
-                if line:  # several files may hold different methods of one trial: merge them
-                    rec = json.loads(line)
-                    into = records.setdefault(rec["seed"], {"seed": rec["seed"], "results": {}})
-                    for n_val, res in rec["results"].items():
-                        into["results"].setdefault(n_val, {}).update(res)
-        records = [records[s] for s in sorted(records)]
+        records = load_records(sorted(RESULTS.glob(f"uniroute_{name}.trials*.jsonl")))
         if not records:
             continue
         summary[name] = summarise(records)
