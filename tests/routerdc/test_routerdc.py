@@ -116,7 +116,7 @@ def test_save_load_round_trip_gives_identical_predictions(routerdc_slices, fitte
 # ---------------------------------------------------------------------------- new LLMs
 def test_add_models_fits_a_new_llm_that_prefers_its_strong_prompts(routerdc_slices):
     train, test = routerdc_slices
-    router = _small(n_steps=40).fit(train.X[:, :], train.Y[:, :6],
+    router = _small(n_steps=200).fit(train.X[:, :], train.Y[:, :6],
                                     model_names=train.model_names[:6])
     # a specialist: dolphin-2.9's real GSM8K/HumanEval scores, useless elsewhere
     strong = np.isin(train.tasks, ["gsm8k", "humaneval"])
@@ -127,7 +127,9 @@ def test_add_models_fits_a_new_llm_that_prefers_its_strong_prompts(routerdc_slic
     np.testing.assert_array_equal(router.llm_embeddings_[:6], emb_before)
     pred = router.predict_scores(test.X)[:, -1]
     test_strong = np.isin(test.tasks, ["gsm8k", "humaneval"])
-    assert pred[test_strong].mean() > pred[~test_strong].mean() + 0.1
+    # the new LLM keeps the trained LLMs' calibration slope: compare ranks, not levels
+    ranked_right = (pred[test_strong][:, None] > pred[~test_strong][None, :]).mean()
+    assert ranked_right > 0.7
     chosen = router.route(test.X) == 6
     assert chosen[test_strong].mean() > chosen[~test_strong].mean()
     router.remove_models(["specialist"])
