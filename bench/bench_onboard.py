@@ -49,7 +49,7 @@ PROFILE_STEP = {
     "uniroute-kmeans": ("cluster assignment of the prompts + per-cluster error counts + smoothing "
                         "+ adding the row"),
     "routerdc": ("embedding the prompts through the head + fitting the new LLM's embedding and "
-                 "calibration (300 Adam steps) + its cluster profile"),
+                 "calibration offset (300 Adam steps) + its cluster profile"),
 }
 
 
