@@ -666,7 +666,9 @@ class ContrastiveRouter(BaseRouter):
     def _costs(self) -> Array:
         """Cost per query of each LLM (``model_costs_``; NaN where unknown)."""
         costs = getattr(self, "model_costs_", None)
-        return np.full(len(self.model_names_), np.nan) if costs is None else np.asarray(costs, float)
+        if costs is None:
+            return np.full(len(self.model_names_), np.nan)
+        return np.asarray(costs, dtype=np.float64)
 
 
 def _scored_rows(Y: Array) -> Array:

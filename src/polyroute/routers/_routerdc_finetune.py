@@ -174,7 +174,7 @@ class FinetunedContrastiveRouter(ContrastiveRouter):
 
     @classmethod
     def _get_param_names(cls) -> list[str]:
-        """This class's own settings plus every :class:`ContrastiveRouter` setting (``**params``)."""
+        """Own settings plus every :class:`ContrastiveRouter` setting (given as ``**params``)."""
         return sorted({*super()._get_param_names(), *ContrastiveRouter._get_param_names()})
 
     @classmethod
