@@ -50,29 +50,51 @@ class UpstreamResponse:
 
 
 class UpstreamStream:
-    """An open SSE stream whose first chunk has arrived; iterate for the rest."""
+    """An open SSE stream whose first chunk has arrived; iterate :meth:`rest` for the others."""
 
-    def __init__(self, response: httpx.Response, chunks: AsyncIterator[bytes], first: bytes,
+    def __init__(self, chunks: AsyncIterator[bytes], first: bytes, content_type: str,
                  dep: Deployment, deadline: float) -> None:
-        self.response = response
         self.first = first
-        self.content_type = response.headers.get("content-type", "text/event-stream")
+        self.content_type = content_type
         self._chunks = chunks
         self._dep = dep
         self._deadline = deadline
 
     async def rest(self) -> AsyncIterator[bytes]:
-        """The chunks after the first; upstream failures raise translated errors."""
+        """The chunks after the first; upstream failures raise errors naming the deployment."""
         try:
             async for chunk in self._chunks:
                 if chunk:
                     yield chunk
                 if time.monotonic() > self._deadline:
-                    raise UpstreamTimeout(
-                        f"stream from {self._dep.key} exceeded the total timeout",
-                        model=self._dep.model, deployment=self._dep.name)
-        except httpx.HTTPError as exc:
-            raise translate_httpx(exc, self._dep) from exc
+                    raise UpstreamTimeout(f"stream from {self._dep.key} exceeded the total timeout")
+        except Exception as exc:
+            translated = self._translate(exc)
+            if translated is None or translated is exc:
+                raise
+            raise translated from exc
+
+    def _translate(self, exc: Exception) -> UpstreamError | None:
+        """The :class:`UpstreamError` to raise for ``exc`` (``None``: let it through)."""
+        return _tag(exc, self._dep) if isinstance(exc, UpstreamError) else None
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()  # type: ignore[attr-defined]
+
+
+class HttpxStream(UpstreamStream):
+    """An :class:`UpstreamStream` read through httpx (its errors are translated)."""
+
+    def __init__(self, response: httpx.Response, chunks: AsyncIterator[bytes], first: bytes,
+                 dep: Deployment, deadline: float) -> None:
+        super().__init__(chunks, first, response.headers.get("content-type", "text/event-stream"),
+                         dep, deadline)
+        self.response = response
+
+    def _translate(self, exc: Exception) -> UpstreamError | None:
+        if isinstance(exc, httpx.HTTPError):
+            return translate_httpx(exc, self._dep)
+        return super()._translate(exc)
 
     async def aclose(self) -> None:
         await self.response.aclose()
@@ -99,31 +121,6 @@ def make_upstream(kind: str = "native", *, connect_timeout_s: float = 5.0) -> Up
     except ImportError:  # the native client needs httptools (uvicorn[standard])
         return HttpxUpstream(connect_timeout_s=connect_timeout_s)
     return NativeUpstream(connect_timeout_s=connect_timeout_s)
-
-
-class NativeStream:
-    """An open SSE stream on the native client (same surface as :class:`UpstreamStream`)."""
-
-    def __init__(self, chunks: AsyncIterator[bytes], first: bytes, content_type: str,
-                 dep: Deployment, deadline: float) -> None:
-        self.first = first
-        self.content_type = content_type
-        self._chunks = chunks
-        self._dep = dep
-        self._deadline = deadline
-
-    async def rest(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._chunks:
-                yield chunk
-                if time.monotonic() > self._deadline:
-                    raise UpstreamTimeout(
-                        f"stream from {self._dep.key} exceeded the total timeout")
-        except UpstreamError as exc:
-            raise _tag(exc, self._dep) from None
-
-    async def aclose(self) -> None:
-        await self._chunks.aclose()  # type: ignore[attr-defined]
 
 
 class NativeUpstream:
@@ -179,7 +176,7 @@ class NativeUpstream:
             "content-type", "application/json"), content)
 
     async def open_stream(self, dep: Deployment, api_key: SecretStr | None, body: bytes, *,
-                          first_token_timeout_s: float, timeout_s: float) -> NativeStream:
+                          first_token_timeout_s: float, timeout_s: float) -> UpstreamStream:
         """Open a stream and wait for its first non-empty chunk (within the first-token limit)."""
         deadline = time.monotonic() + timeout_s
         wait = min(first_token_timeout_s, timeout_s)
@@ -198,7 +195,7 @@ class NativeUpstream:
                 raise
         except UpstreamError as exc:
             raise _tag(exc, dep, api_key) from None
-        return NativeStream(chunks, first, conn.parse.headers.get(
+        return UpstreamStream(chunks, first, conn.parse.headers.get(
             "content-type", "text/event-stream"), dep, deadline)
 
 
@@ -291,7 +288,7 @@ class HttpxUpstream:
             first = b""
             while not first:
                 first = await chunks.__anext__()
-            return UpstreamStream(response, chunks, first, dep, deadline)
+            return HttpxStream(response, chunks, first, dep, deadline)
         except StopAsyncIteration:
             await _close(response)
             raise UpstreamConnectionError(f"{dep.key} closed the stream before any data",
