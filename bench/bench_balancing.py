@@ -99,10 +99,14 @@ def _ewma_shares() -> dict[str, float]:
 
 def _distribution() -> dict[str, object]:
     wrr = make_balancer("weighted-round-robin")
-    deps = [Deployment(n, "m", "http://x/v1", weight=w) for n, w in zip("abc", (5, 1, 1))]
+    deps = [
+        Deployment(n, "m", "http://x/v1", weight=w) for n, w in zip("abc", (5, 1, 1), strict=False)
+    ]
     wrr_seq = "".join(wrr.choose(deps).name for _ in range(7))
     rnd = make_balancer("random", rng=random.Random(1234))
-    deps = [Deployment(n, "m", "http://x/v1", weight=w) for n, w in zip("abc", (5, 3, 2))]
+    deps = [
+        Deployment(n, "m", "http://x/v1", weight=w) for n, w in zip("abc", (5, 3, 2), strict=False)
+    ]
     counts = Counter(rnd.choose(deps).name for _ in range(20_000))
     keys = [f"user-{i}" for i in range(10_000)]
     ring = HashRing([f"node-{i}" for i in range(5)])

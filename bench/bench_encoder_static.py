@@ -59,16 +59,21 @@ def build_encoders() -> dict[str, Encoder]:
     return encoders
 
 
-def bootstrap_area(curve: DeferralCurve, Y: np.ndarray, C: np.ndarray, rows: np.ndarray,
-                   cmin: float, cmax: float) -> np.ndarray:
+def bootstrap_area(
+    curve: DeferralCurve, Y: np.ndarray, C: np.ndarray, rows: np.ndarray, cmin: float, cmax: float
+) -> np.ndarray:
     """Area of ``curve``'s choices re-evaluated on each row resample in ``rows`` (n_boot, n)."""
     out = np.empty(len(rows))
     idx = np.arange(Y.shape[0])
     q_all = Y[idx[None, :], curve.choices]  # (n_lambdas, n)
     c_all = C[idx[None, :], curve.choices]
     for b, sample in enumerate(rows):
-        boot = DeferralCurve(curve.cost_weights, c_all[:, sample].mean(1),
-                             q_all[:, sample].mean(1), curve.choices[:, :0])
+        boot = DeferralCurve(
+            curve.cost_weights,
+            c_all[:, sample].mean(1),
+            q_all[:, sample].mean(1),
+            curve.choices[:, :0],
+        )
         out[b] = area_under_curve(boot, cost_min=cmin, cost_max=cmax)
     return out
 
@@ -81,8 +86,10 @@ def routerbench(encoders: dict[str, Encoder], n_boot: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     boots: dict[tuple[str, str], np.ndarray] = {}
     for enc_name, enc in encoders.items():
-        routers = {"uniroute-kmeans": make_router("uniroute-kmeans", random_state=SEED),
-                   "knn": make_router("knn", n_neighbors="auto")}
+        routers = {
+            "uniroute-kmeans": make_router("uniroute-kmeans", random_state=SEED),
+            "knn": make_router("knn", n_neighbors="auto"),
+        }
         start = time.perf_counter()
         res = evaluate(routers, train, {"test": test}, encoder=enc, show_progress=False)
         tres = res.tests["test"]
@@ -92,18 +99,28 @@ def routerbench(encoders: dict[str, Encoder], n_boot: int) -> dict[str, Any]:
             boots[(enc_name, r_name)] = bootstrap_area(r.curve, Y, C, rows, cmin, cmax)
             k = getattr(routers[r_name], "n_neighbors_", None)
             results[enc_name][r_name] = {
-                "area": r.area, "qnc": None if r.qnc is None or np.isinf(r.qnc) else r.qnc,
-                "aiq": r.aiq, "accuracy_lambda0": r.average, "mean_cost_lambda0": r.mean_cost,
-                "task_accuracy": r.task_accuracy, **({"k": int(k)} if k is not None else {}),
+                "area": r.area,
+                "qnc": None if r.qnc is None or np.isinf(r.qnc) else r.qnc,
+                "aiq": r.aiq,
+                "accuracy_lambda0": r.average,
+                "mean_cost_lambda0": r.mean_cost,
+                "task_accuracy": r.task_accuracy,
+                **({"k": int(k)} if k is not None else {}),
             }
         print(enc_name, {r: round(results[enc_name][r]["area"], 4) for r in routers}, flush=True)
     for enc_name in encoders:
         for r_name in ("uniroute-kmeans", "knn"):
             diff = boots[(enc_name, r_name)] - boots[("minilm", r_name)]
             results[enc_name][r_name]["area_diff_vs_minilm"] = {
-                "mean": float(diff.mean()), "ci95": np.percentile(diff, [2.5, 97.5]).tolist()}
-    return {"n_train": train.n_prompts, "n_test": test.n_prompts, "n_boot": n_boot,
-            "encoders": results}
+                "mean": float(diff.mean()),
+                "ci95": np.percentile(diff, [2.5, 97.5]).tolist(),
+            }
+    return {
+        "n_train": train.n_prompts,
+        "n_test": test.n_prompts,
+        "n_boot": n_boot,
+        "encoders": results,
+    }
 
 
 def routerdc(encoders: dict[str, Encoder]) -> dict[str, Any]:
@@ -119,15 +136,18 @@ def routerdc(encoders: dict[str, Encoder]) -> dict[str, Any]:
             "k": int(knn.n_neighbors_),
             "task_accuracy": {lab: res.tests[lab].routers["knn"].task_accuracy for lab in tests},
         }
-        print(enc_name, round(out[enc_name]["id_avg"], 4), round(out[enc_name]["ood_avg"], 4),
-              flush=True)
+        print(
+            enc_name,
+            round(out[enc_name]["id_avg"], 4),
+            round(out[enc_name]["ood_avg"], 4),
+            flush=True,
+        )
     return out
 
 
 def latency(encoders: dict[str, Encoder], n: int) -> dict[str, Any]:
     test = load_dataset("routerbench").split("test")
-    pick = np.random.default_rng(SEED).choice(test.n_prompts, min(n, test.n_prompts),
-                                              replace=False)
+    pick = np.random.default_rng(SEED).choice(test.n_prompts, min(n, test.n_prompts), replace=False)
     prompts = test.prompts[pick].tolist()
     out: dict[str, Any] = {}
     for name in ("minilm", "static-pca256-zipf", "static-pca384-zipf"):
@@ -139,10 +159,12 @@ def latency(encoders: dict[str, Encoder], n: int) -> dict[str, Any]:
             start = time.perf_counter()
             enc.encode([text])
             times.append((time.perf_counter() - start) * 1e3)
-        out[name] = {"p50_ms": float(np.percentile(times, 50)),
-                     "p90_ms": float(np.percentile(times, 90)),
-                     "p99_ms": float(np.percentile(times, 99)),
-                     "mean_ms": float(np.mean(times))}
+        out[name] = {
+            "p50_ms": float(np.percentile(times, 50)),
+            "p90_ms": float(np.percentile(times, 90)),
+            "p99_ms": float(np.percentile(times, 99)),
+            "mean_ms": float(np.mean(times)),
+        }
         print(name, {k: round(v, 3) for k, v in out[name].items()}, flush=True)
     minilm = encoders["minilm"]
     assert isinstance(minilm, MiniLMEncoder)
@@ -160,22 +182,39 @@ def distillation(onnx_path: Path) -> dict[str, Any]:
         start = time.perf_counter()
         StaticMiniLMEncoder(cache_dir=tmp)
         reload_s = time.perf_counter() - start
-    return {"distillation_s": enc.distillation_s, "first_construction_s": total,
-            "cached_construction_s": reload_s, "threads": enc.num_threads,
-            "n_tokens": int((np.abs(enc._vectors).sum(1) > 0).sum())}
+    return {
+        "distillation_s": enc.distillation_s,
+        "first_construction_s": total,
+        "cached_construction_s": reload_s,
+        "threads": enc.num_threads,
+        "n_tokens": int((np.abs(enc._vectors).sum(1) > 0).sum()),
+    }
 
 
 def write_md(path: Path, report: dict[str, Any]) -> None:
     rb, dc, lat = report["routerbench"], report["routerdc"], report["latency"]
     lines = [
-        "# Static (distilled) MiniLM vs full MiniLM: routing quality and latency", "",
-        "Command:", "", "```bash", report["command"], "```", "",
-        (f"Machine load (1/5/15-min load average, 2 cores shared): before {report['load_before']}"
-        f", after {report['load_after']}; `uptime` at start: `{report['uptime']}`."), "",
-        f"## RouterBench (train {rb['n_train']} → test {rb['n_test']}, USD costs)", "",
-        ("Area/QNC/AIQ on the test deferral curve; accuracy at λ = 0 (macro over tasks). "
-        f"ΔArea = paired bootstrap over test prompts ({rb['n_boot']} resamples): mean [95% CI]."),
-        "", "| encoder | router | Area | ΔArea vs minilm | QNC | AIQ | acc λ=0 (%) |",
+        "# Static (distilled) MiniLM vs full MiniLM: routing quality and latency",
+        "",
+        "Command:",
+        "",
+        "```bash",
+        report["command"],
+        "```",
+        "",
+        (
+            f"Machine load (1/5/15-min load average, 2 cores shared): before {report['load_before']}"
+            f", after {report['load_after']}; `uptime` at start: `{report['uptime']}`."
+        ),
+        "",
+        f"## RouterBench (train {rb['n_train']} → test {rb['n_test']}, USD costs)",
+        "",
+        (
+            "Area/QNC/AIQ on the test deferral curve; accuracy at λ = 0 (macro over tasks). "
+            f"ΔArea = paired bootstrap over test prompts ({rb['n_boot']} resamples): mean [95% CI]."
+        ),
+        "",
+        "| encoder | router | Area | ΔArea vs minilm | QNC | AIQ | acc λ=0 (%) |",
         "| --- | --- | ---: | --- | ---: | ---: | ---: |",
     ]
     for enc, res in rb["encoders"].items():
@@ -184,27 +223,47 @@ def write_md(path: Path, report: dict[str, Any]) -> None:
             d = x["area_diff_vs_minilm"]
             qnc = "never" if x["qnc"] is None else f"{x['qnc']:.3f}"
             k = f" (k={x['k']})" if "k" in x else ""
-            lines.append(f"| {enc} | {r}{k} | {x['area']:.4f} | {d['mean']:+.4f} "
-                         f"[{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] | {qnc} | {x['aiq']:.4f} "
-                         f"| {100 * x['accuracy_lambda0']:.2f} |")
-    lines += ["", "## RouterDC (knn, k by CV; train → test (ID) / ood)", "",
-              "| encoder | k | ID avg (%) | OOD avg (%) |", "| --- | ---: | ---: | ---: |"]
+            lines.append(
+                f"| {enc} | {r}{k} | {x['area']:.4f} | {d['mean']:+.4f} "
+                f"[{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] | {qnc} | {x['aiq']:.4f} "
+                f"| {100 * x['accuracy_lambda0']:.2f} |"
+            )
+    lines += [
+        "",
+        "## RouterDC (knn, k by CV; train → test (ID) / ood)",
+        "",
+        "| encoder | k | ID avg (%) | OOD avg (%) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for enc, x in dc.items():
         lines.append(f"| {enc} | {x['k']} | {100 * x['id_avg']:.2f} | {100 * x['ood_avg']:.2f} |")
-    lines += ["", (f"## Single-prompt latency ({lat['n_prompts']} RouterBench test prompts, "
-              f"mean {lat['mean_tokens']:.0f} tokens; minilm on {lat['minilm_threads']} "
-              "onnxruntime threads)"), "", "| encoder | p50 (ms) | p90 (ms) | p99 (ms) |",
-              "| --- | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        (
+            f"## Single-prompt latency ({lat['n_prompts']} RouterBench test prompts, "
+            f"mean {lat['mean_tokens']:.0f} tokens; minilm on {lat['minilm_threads']} "
+            "onnxruntime threads)"
+        ),
+        "",
+        "| encoder | p50 (ms) | p90 (ms) | p99 (ms) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for name in ("minilm", "static-pca256-zipf", "static-pca384-zipf"):
         x = lat[name]
         lines.append(f"| {name} | {x['p50_ms']:.3f} | {x['p90_ms']:.3f} | {x['p99_ms']:.3f} |")
     if report.get("distillation"):
         d = report["distillation"]
-        lines += ["", "## Distillation (from scratch, temporary cache dir)", "",
-                  (f"{d['n_tokens']} tokens through MiniLM on {d['threads']} threads: "
-                  f"{d['distillation_s']:.1f} s of transformer time, "
-                  f"{d['first_construction_s']:.1f} s first construction in all; a cached "
-                  f"construction takes {d['cached_construction_s']:.2f} s.")]
+        lines += [
+            "",
+            "## Distillation (from scratch, temporary cache dir)",
+            "",
+            (
+                f"{d['n_tokens']} tokens through MiniLM on {d['threads']} threads: "
+                f"{d['distillation_s']:.1f} s of transformer time, "
+                f"{d['first_construction_s']:.1f} s first construction in all; a cached "
+                f"construction takes {d['cached_construction_s']:.2f} s."
+            ),
+        ]
     lines += ["", "## Reading (generated from the numbers above)", "", *reading(report)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -216,17 +275,22 @@ def reading(report: dict[str, Any]) -> list[str]:
     for enc in ("static-pca256-zipf", "hashing"):
         for r in ("uniroute-kmeans", "knn"):
             lo, hi = rb[enc][r]["area_diff_vs_minilm"]["ci95"]
-            verdict = "within noise of" if lo <= 0 <= hi else ("better than" if lo > 0
-                                                              else "worse than")
-            out.append(f"- RouterBench, {r}: {enc} is {verdict} minilm "
-                       f"(ΔArea 95% CI [{lo:+.4f}, {hi:+.4f}]).")
+            verdict = (
+                "within noise of" if lo <= 0 <= hi else ("better than" if lo > 0 else "worse than")
+            )
+            out.append(
+                f"- RouterBench, {r}: {enc} is {verdict} minilm "
+                f"(ΔArea 95% CI [{lo:+.4f}, {hi:+.4f}])."
+            )
     for enc in ("static-pca256-zipf", "hashing"):
         d_id = 100 * (dc[enc]["id_avg"] - dc["minilm"]["id_avg"])
         d_ood = 100 * (dc[enc]["ood_avg"] - dc["minilm"]["ood_avg"])
         out.append(f"- RouterDC knn: {enc} − minilm = {d_id:+.2f} points ID, {d_ood:+.2f} OOD.")
-    out.append("- RouterBench's three tasks are easy to tell apart, so it barely separates "
-               "encoders (compare the hashing rows); RouterDC's gap for the hashing encoder shows "
-               "where semantic quality matters.")
+    out.append(
+        "- RouterBench's three tasks are easy to tell apart, so it barely separates "
+        "encoders (compare the hashing rows); RouterDC's gap for the hashing encoder shows "
+        "where semantic quality matters."
+    )
     return out
 
 
@@ -236,16 +300,23 @@ def main() -> None:
     parser.add_argument("--n-boot", type=int, default=500)
     parser.add_argument("--skip-distil", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
-    parser.add_argument("--render-only", action="store_true",
-                        help="rewrite the markdown from an existing encoder_static.json")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="rewrite the markdown from an existing encoder_static.json",
+    )
     args = parser.parse_args()
     if args.render_only:
         report = json.loads((args.out / "encoder_static.json").read_text(encoding="utf-8"))
         write_md(args.out / "encoder_static.md", report)
         return
-    report: dict[str, Any] = {"command": COMMAND, "load_before": load_avg(),
-                              "uptime": subprocess.run(["uptime"], capture_output=True, text=True,
-                                                        check=False).stdout.strip()}
+    report: dict[str, Any] = {
+        "command": COMMAND,
+        "load_before": load_avg(),
+        "uptime": subprocess.run(
+            ["uptime"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
+    }
     encoders = build_encoders()
     report["latency"] = latency(encoders, args.n_latency)
     report["routerbench"] = routerbench(encoders, args.n_boot)
@@ -256,8 +327,9 @@ def main() -> None:
         report["distillation"] = distillation(minilm.onnx_path)
     report["load_after"] = load_avg()
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "encoder_static.json").write_text(json.dumps(report, indent=2) + "\n",
-                                                  encoding="utf-8")
+    (args.out / "encoder_static.json").write_text(
+        json.dumps(report, indent=2) + "\n", encoding="utf-8"
+    )
     write_md(args.out / "encoder_static.md", report)
     print(f"wrote {args.out / 'encoder_static.md'}")
 

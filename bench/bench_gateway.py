@@ -33,13 +33,22 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-bench"
 CONCRETE = "mistralai/mistral-7b-chat"
-ANSWER = json.dumps({
-    "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": CONCRETE,
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
-                 "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}}).encode()
-CHUNK = (b'data: {"id":"c","object":"chat.completion.chunk","created":0,"model":"m",'
-         b'"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":null}]}\n\n')
+ANSWER = json.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 0,
+        "model": CONCRETE,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11},
+    }
+).encode()
+CHUNK = (
+    b'data: {"id":"c","object":"chat.completion.chunk","created":0,"model":"m",'
+    b'"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":null}]}\n\n'
+)
 
 
 # ----------------------------------------------------------------------------- upstream role
@@ -54,14 +63,18 @@ async def _upstream(port: int) -> None:
                         length = int(line[15:])
                 body = await reader.readexactly(length) if length else b""
                 if b'"stream":true' in body:
-                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                                 b"transfer-encoding: chunked\r\n\r\n")
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                        b"transfer-encoding: chunked\r\n\r\n"
+                    )
                     for part in (CHUNK, CHUNK, CHUNK, CHUNK, b"data: [DONE]\n\n"):
                         writer.write(b"%x\r\n%s\r\n" % (len(part), part))
                     writer.write(b"0\r\n\r\n")
                 else:
-                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                                 b"content-length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER))
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                        b"content-length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER)
+                    )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
@@ -72,8 +85,9 @@ async def _upstream(port: int) -> None:
 
 
 # ------------------------------------------------------------------------------ gateway role
-def _gateway(port: int, upstream: str, profile_out: str | None, router: str | None,
-             fast_router: str | None) -> None:
+def _gateway(
+    port: int, upstream: str, profile_out: str | None, router: str | None, fast_router: str | None
+) -> None:
     import uvicorn
 
     from polyroute.gateway_config import GatewaySettings, load_gateway_settings
@@ -89,14 +103,24 @@ def _gateway(port: int, upstream: str, profile_out: str | None, router: str | No
             profile["embedding_cache"] = 0
             profile["router"] = router or profile["router"]
     if fast_router:  # the same UniRoute method on hashing features: no neural encoder
-        data["profiles"] = [*data["profiles"],{"name": "auto-fast", "router": fast_router,
-                                                "embedding_cache": 0}]
+        data["profiles"] = [
+            *data["profiles"],
+            {"name": "auto-fast", "router": fast_router, "embedding_cache": 0},
+        ]
     settings = GatewaySettings.model_validate(data)
     app = create_app(settings, environ={"BENCH_KEY": KEY})
     app.startup()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
-                            lifespan="on", access_log=False, log_level="warning",
-                            backlog=2048)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        backlog=2048,
+    )
     server = uvicorn.Server(config)
     if profile_out:  # SIGUSR1 writes the report (uvicorn re-raises SIGTERM on exit)
         import cProfile
@@ -126,8 +150,10 @@ class RawClient:
 
     def request(self, path: str, body: bytes) -> tuple[float, float, int]:
         """Send one POST; returns (seconds to the first body byte, seconds total, status)."""
-        head = (f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
-                f"authorization: Bearer {KEY}\r\ncontent-length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            f"authorization: Bearer {KEY}\r\ncontent-length: {len(body)}\r\n\r\n"
+        ).encode()
         t0 = time.perf_counter()
         self.sock.sendall(head + body)
         while b"\r\n\r\n" not in self.buf:
@@ -156,12 +182,14 @@ class RawClient:
 
 
 def _body(model: str, prompt: str, stream: bool = False) -> bytes:
-    return json.dumps({"model": model, "messages": [{"role": "user", "content": prompt}],
-                       "stream": stream}).encode()
+    return json.dumps(
+        {"model": model, "messages": [{"role": "user", "content": prompt}], "stream": stream}
+    ).encode()
 
 
-def _latency(gw_port: int, up_port: int, bodies: list[bytes], rounds: int,
-             stream: bool = False) -> dict[str, Any]:
+def _latency(
+    gw_port: int, up_port: int, bodies: list[bytes], rounds: int, stream: bool = False
+) -> dict[str, Any]:
     """Interleaved rounds of direct and gateway calls with the same bodies."""
     direct, via = RawClient(up_port), RawClient(gw_port)
     d_t, g_t = [], []
@@ -174,8 +202,10 @@ def _latency(gw_port: int, up_port: int, bodies: list[bytes], rounds: int,
             d_t.append(d[0] if stream else d[1])
             g_t.append(g[0] if stream else g[1])
     d_ms, g_ms = np.array(d_t) * 1e3, np.array(g_t) * 1e3
-    out: dict[str, Any] = {"n": len(d_ms),
-                           "added_mean_ms": round(float(g_ms.mean() - d_ms.mean()), 3)}
+    out: dict[str, Any] = {
+        "n": len(d_ms),
+        "added_mean_ms": round(float(g_ms.mean() - d_ms.mean()), 3),
+    }
     for q in (50, 90, 99):
         dq, gq = float(np.percentile(d_ms, q)), float(np.percentile(g_ms, q))
         out[f"direct_p{q}_ms"] = round(dq, 3)
@@ -188,37 +218,74 @@ def _embedding_mean_ms(port: int) -> dict[str, float]:
     """Mean prompt-embedding time inside the gateway, from its Prometheus histogram."""
     import urllib.request
 
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
-                                 headers={"authorization": f"Bearer {KEY}"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/metrics", headers={"authorization": f"Bearer {KEY}"}
+    )
     text = urllib.request.urlopen(req, timeout=10).read().decode()
-    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
-              if line.startswith("polyroute_embedding_seconds_")}
-    total, count = values["polyroute_embedding_seconds_sum"], values[
-        "polyroute_embedding_seconds_count"]
+    values = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line.startswith("polyroute_embedding_seconds_")
+    }
+    total, count = (
+        values["polyroute_embedding_seconds_sum"],
+        values["polyroute_embedding_seconds_count"],
+    )
     return {"count": count, "mean_ms": round(total / count * 1e3, 3)}
 
 
 def _wrk(port: int, bodies: list[bytes], connections: int, seconds: int) -> dict[str, Any]:
     """Throughput with wrk (1 thread) cycling through ``bodies``."""
-    lua = ["bodies = {"] + [f"  {json.dumps(b.decode())}," for b in bodies] + ["}", "i = 0",
-           "request = function()", "  i = i % #bodies + 1",
-           ('  return wrk.format("POST", "/v1/chat/completions", {["content-type"] = '
-           f'"application/json", ["authorization"] = "Bearer {KEY}"}}, bodies[i])'), "end",
-           "done = function(summary, latency, requests)",
-           ('  io.write(string.format("JSON{\\"requests\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,'
-           '\\"p50_us\\":%d,\\"p99_us\\":%d}\\n", summary.requests, summary.errors.status + '
-           'summary.errors.connect + summary.errors.read + summary.errors.write + '
-           'summary.errors.timeout, summary.errors.status, latency:percentile(50), '
-           'latency:percentile(99)))'), "end"]
+    lua = (
+        ["bodies = {"]
+        + [f"  {json.dumps(b.decode())}," for b in bodies]
+        + [
+            "}",
+            "i = 0",
+            "request = function()",
+            "  i = i % #bodies + 1",
+            (
+                '  return wrk.format("POST", "/v1/chat/completions", {["content-type"] = '
+                f'"application/json", ["authorization"] = "Bearer {KEY}"}}, bodies[i])'
+            ),
+            "end",
+            "done = function(summary, latency, requests)",
+            (
+                '  io.write(string.format("JSON{\\"requests\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,'
+                '\\"p50_us\\":%d,\\"p99_us\\":%d}\\n", summary.requests, summary.errors.status + '
+                "summary.errors.connect + summary.errors.read + summary.errors.write + "
+                "summary.errors.timeout, summary.errors.status, latency:percentile(50), "
+                "latency:percentile(99)))"
+            ),
+            "end",
+        ]
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write("\n".join(lua))
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", fh.name,
-                          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "-s",
+            fh.name,
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     os.unlink(fh.name)
     stats = json.loads(out.stdout.split("JSON", 1)[1].splitlines()[0])
-    return {"connections": connections, "seconds": seconds,
-            "req_per_s": round(stats["requests"] / seconds, 1), "errors": stats["errors"],
-            "p50_ms": stats["p50_us"] / 1e3, "p99_ms": stats["p99_us"] / 1e3}
+    return {
+        "connections": connections,
+        "seconds": seconds,
+        "req_per_s": round(stats["requests"] / seconds, 1),
+        "errors": stats["errors"],
+        "p50_ms": stats["p50_us"] / 1e3,
+        "p99_ms": stats["p99_us"] / 1e3,
+    }
 
 
 # ---------------------------------------------------------------------------- orchestration
@@ -253,9 +320,13 @@ def _embed_times(prompts: list[str]) -> dict[str, Any]:
         enc.encode([p])
         times.append((time.perf_counter() - t0) * 1e3)
         tokens.append(len(enc._tokenizer.encode(p).ids))
-    return {"n": len(times), "p50_ms": round(float(np.median(times)), 3),
-            "p99_ms": round(float(np.percentile(times, 99)), 3),
-            "tokens_p50": float(np.median(tokens)), "tokens_max": int(max(tokens))}
+    return {
+        "n": len(times),
+        "p50_ms": round(float(np.median(times)), 3),
+        "p99_ms": round(float(np.percentile(times, 99)), 3),
+        "tokens_p50": float(np.median(tokens)),
+        "tokens_max": int(max(tokens)),
+    }
 
 
 def _fit_hashing_router(out: Path) -> str:
@@ -286,8 +357,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     me = [sys.executable, __file__]
     procs = [subprocess.Popen([*me, "--role", "upstream", "--port", str(up_port)], env=env)]
-    gw_cmd = [*me, "--role", "gateway", "--port", str(gw_port), "--upstream",
-              f"http://127.0.0.1:{up_port}/v1"]
+    gw_cmd = [
+        *me,
+        "--role",
+        "gateway",
+        "--port",
+        str(gw_port),
+        "--upstream",
+        f"http://127.0.0.1:{up_port}/v1",
+    ]
     if args.profile:
         gw_cmd += ["--profile-out", args.profile]
     if args.router:
@@ -310,12 +388,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         after = _embedding_mean_ms(gw_port)
         n = after["count"] - before["count"]
         res["embedding_in_gateway_mean_ms"] = round(
-            (after["mean_ms"] * after["count"] - before["mean_ms"] * before["count"]) / n, 3)
-        res.update({
-            "latency_auto_hashing": _latency(gw_port, up_port, fast, args.rounds),
-            "latency_concrete": _latency(gw_port, up_port, concrete, args.rounds),
-            "stream_ttfb": _latency(gw_port, up_port, streamed, args.rounds, stream=True),
-        })
+            (after["mean_ms"] * after["count"] - before["mean_ms"] * before["count"]) / n, 3
+        )
+        res.update(
+            {
+                "latency_auto_hashing": _latency(gw_port, up_port, fast, args.rounds),
+                "latency_concrete": _latency(gw_port, up_port, concrete, args.rounds),
+                "stream_ttfb": _latency(gw_port, up_port, streamed, args.rounds, stream=True),
+            }
+        )
         res["embedding_in_bench_process"] = _embed_times(prompts)
         secs = args.seconds
         res["throughput"] = {
@@ -339,58 +420,91 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _row(label: str, r: dict[str, Any], target: str) -> str:
-    return (f"| {label} | {r['n']} | {r['direct_p50_ms']:.3f} | {r['gateway_p50_ms']:.3f} | "
-            f"**{r['added_p50_ms']:.3f}** | {r['added_p99_ms']:.3f} | {target} |")
+    return (
+        f"| {label} | {r['n']} | {r['direct_p50_ms']:.3f} | {r['gateway_p50_ms']:.3f} | "
+        f"**{r['added_p50_ms']:.3f}** | {r['added_p99_ms']:.3f} | {target} |"
+    )
 
 
 def _markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
-    lc, la, st, tp = (res["latency_concrete"], res["latency_auto"], res["stream_ttfb"],
-                      res["throughput"])
+    lc, la, st, tp = (
+        res["latency_concrete"],
+        res["latency_auto"],
+        res["stream_ttfb"],
+        res["throughput"],
+    )
     emb = res["embedding_in_bench_process"]
-    labels = {"concrete_c1": "gateway, concrete model", "concrete_c32": "gateway, concrete model",
-              "auto_c1": "gateway, `auto`", "auto_c32": "gateway, `auto`",
-              "auto_hashing_c32": "gateway, `auto-fast` (hashing)",
-              "direct_c32": "upstream direct (reference)"}
+    labels = {
+        "concrete_c1": "gateway, concrete model",
+        "concrete_c32": "gateway, concrete model",
+        "auto_c1": "gateway, `auto`",
+        "auto_c32": "gateway, `auto`",
+        "auto_hashing_c32": "gateway, `auto-fast` (hashing)",
+        "direct_c32": "upstream direct (reference)",
+    }
     lines = [
-        "# Gateway overhead on loopback", "",
+        "# Gateway overhead on loopback",
+        "",
         f"Command: `{meta['command']}`  ",
-        (f"Machine: {meta['machine']}; load average at start {meta['loadavg']} (shared "
-         f"with other jobs); {meta['date']}."), "",
-        ("Upstream: a raw-asyncio server answering instantly; gateway: `create_app` on uvicorn "
-         "(uvloop, httptools), 1 worker, access log off, all 11 default models pointing at the "
-         f"upstream; prompts: {meta['n_prompts']} RouterBench test prompts (distinct, real "
-         "lengths). Latency: sequential keep-alive requests, gateway and direct interleaved; "
-         "added = gateway percentile minus direct percentile."), "",
+        (
+            f"Machine: {meta['machine']}; load average at start {meta['loadavg']} (shared "
+            f"with other jobs); {meta['date']}."
+        ),
+        "",
+        (
+            "Upstream: a raw-asyncio server answering instantly; gateway: `create_app` on uvicorn "
+            "(uvloop, httptools), 1 worker, access log off, all 11 default models pointing at the "
+            f"upstream; prompts: {meta['n_prompts']} RouterBench test prompts (distinct, real "
+            "lengths). Latency: sequential keep-alive requests, gateway and direct interleaved; "
+            "added = gateway percentile minus direct percentile."
+        ),
+        "",
         "| path | n | direct p50 ms | gateway p50 ms | **added p50 ms** | added p99 ms | target |",
         "|---|---:|---:|---:|---:|---:|---|",
         _row(f"concrete model (`{CONCRETE}`)", lc, "p50 ≤ 2 ms"),
-        _row("`auto` (shipped router: `minilm-static` embedding + UniRoute decision)", la, "p50 ≤ 8 ms"),
-        _row("`auto-fast` (hashing features + UniRoute, no neural encoder)",
-             res["latency_auto_hashing"], ""),
-        _row("streaming, time to first byte (concrete)", st, ""), "",
-        (f"Where `auto`'s time goes: the gateway's own embedding histogram "
-         f"(`polyroute_embedding_seconds`) gives a mean of {res['embedding_in_gateway_mean_ms']:.2f}"
-         f" ms per request during the `auto` rounds, against a mean added latency of "
-         f"{la['added_mean_ms']:.2f} ms: everything else (HTTP, JSON, worker-thread hop, UniRoute "
-         f"scores, selection, upstream call) is ≈ "
-         f"{la['added_mean_ms'] - res['embedding_in_gateway_mean_ms']:.2f} ms. For comparison, full "
-         f"MiniLM (`minilm`, ONNX, 1 thread) on the same prompts in the load generator's process: p50 "
-         f"{emb['p50_ms']:.2f} ms, p99 {emb['p99_ms']:.2f} ms (prompt length p50 "
-         f"{emb['tokens_p50']:.0f} tokens, max {emb['tokens_max']}). Profile of the gateway's "
-         "event-loop thread (functions by own time; the embedding runs in a worker thread and "
-         "is measured by the histogram above): `.venv/bin/python bench/bench_gateway.py "
-         "--quick --profile docs/results/gateway_profile.txt`."), "",
-        "Throughput (wrk, 1 thread, sustained; the load generator shares the 2 cores):", "",
+        _row(
+            "`auto` (shipped router: `minilm-static` embedding + UniRoute decision)",
+            la,
+            "p50 ≤ 8 ms",
+        ),
+        _row(
+            "`auto-fast` (hashing features + UniRoute, no neural encoder)",
+            res["latency_auto_hashing"],
+            "",
+        ),
+        _row("streaming, time to first byte (concrete)", st, ""),
+        "",
+        (
+            f"Where `auto`'s time goes: the gateway's own embedding histogram "
+            f"(`polyroute_embedding_seconds`) gives a mean of {res['embedding_in_gateway_mean_ms']:.2f}"
+            f" ms per request during the `auto` rounds, against a mean added latency of "
+            f"{la['added_mean_ms']:.2f} ms: everything else (HTTP, JSON, worker-thread hop, UniRoute "
+            f"scores, selection, upstream call) is ≈ "
+            f"{la['added_mean_ms'] - res['embedding_in_gateway_mean_ms']:.2f} ms. For comparison, full "
+            f"MiniLM (`minilm`, ONNX, 1 thread) on the same prompts in the load generator's process: p50 "
+            f"{emb['p50_ms']:.2f} ms, p99 {emb['p99_ms']:.2f} ms (prompt length p50 "
+            f"{emb['tokens_p50']:.0f} tokens, max {emb['tokens_max']}). Profile of the gateway's "
+            "event-loop thread (functions by own time; the embedding runs in a worker thread and "
+            "is measured by the histogram above): `.venv/bin/python bench/bench_gateway.py "
+            "--quick --profile docs/results/gateway_profile.txt`."
+        ),
+        "",
+        "Throughput (wrk, 1 thread, sustained; the load generator shares the 2 cores):",
+        "",
         "| target | connections | req/s | p50 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, row in tp.items():
-        lines.append(f"| {labels[name]} | {row['connections']} | {row['req_per_s']:.0f} | "
-                     f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['errors']} |")
-    peer = ("Peer reference (not re-measured by this script): the LiteLLM proxy 1.106.2 on this "
-            "machine class, one worker, measured outside the project with wrk "
-            "(`shared/KNOWN-RESULTS.md`): +14.4 ms added p50, about 69 req/s at concurrency 1 "
-            "and 77 req/s at 32.")
+        lines.append(
+            f"| {labels[name]} | {row['connections']} | {row['req_per_s']:.0f} | "
+            f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['errors']} |"
+        )
+    peer = (
+        "Peer reference (not re-measured by this script): the LiteLLM proxy 1.106.2 on this "
+        "machine class, one worker, measured outside the project with wrk "
+        "(`shared/KNOWN-RESULTS.md`): +14.4 ms added p50, about 69 req/s at concurrency 1 "
+        "and 77 req/s at 32."
+    )
     lines += ["", peer]
     return "\n".join(lines) + "\n"
 
@@ -432,12 +546,15 @@ def main() -> None:
         return
     if args.quick:
         args.n_prompts, args.rounds, args.seconds = 100, 1, 3
-    meta = {"command": " ".join([".venv/bin/python", "bench/bench_gateway.py", *sys.argv[1:]]),
-            "machine": f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}"
-                       f", Python {platform.python_version()}",
-            "loadavg": " ".join(f"{x:.1f}" for x in os.getloadavg()),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "n_prompts": args.n_prompts, "wrk": shutil.which("wrk") is not None}
+    meta = {
+        "command": " ".join([".venv/bin/python", "bench/bench_gateway.py", *sys.argv[1:]]),
+        "machine": f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}"
+        f", Python {platform.python_version()}",
+        "loadavg": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "n_prompts": args.n_prompts,
+        "wrk": shutil.which("wrk") is not None,
+    }
     res = run(args)
     res["meta"] = meta
     print(json.dumps(res, indent=2))

@@ -27,19 +27,28 @@ def _markdown(summaries: list[dict]) -> str:
         "",
         f"Command: `{COMMAND}` (reads the data directory; no randomness).",
         "",
-        ("| dataset | prompts | models | splits | cost unit | best single model, all rows "
-         "(mean score) | per-prompt oracle | load s |"),
+        (
+            "| dataset | prompts | models | splits | cost unit | best single model, all rows "
+            "(mean score) | per-prompt oracle | load s |"
+        ),
         "|---|---:|---:|---|---|---|---:|---:|",
     ]
     for s in summaries:
         best = next(m for m in s["models"] if m["name"] == s["best_single_model"])
         splits = " ".join(f"{k}={v}" for k, v in s["splits"].items()) or "-"
-        lines.append(f"| {s['name']} | {s['n_prompts']} | {s['n_models']} | {splits} | "
-                     f"{s['cost_unit'] or '-'} | {best['name']} ({best['mean_score']:.4f}) | "
-                     f"{s['oracle_score']:.4f} | {s['load_s']:.2f} |")
+        lines.append(
+            f"| {s['name']} | {s['n_prompts']} | {s['n_models']} | {splits} | "
+            f"{s['cost_unit'] or '-'} | {best['name']} ({best['mean_score']:.4f}) | "
+            f"{s['oracle_score']:.4f} | {s['load_s']:.2f} |"
+        )
     for s in summaries:
-        lines += ["", f"## {s['name']}", "", "| model | mean score | mean cost | missing |",
-                  "|---|---:|---:|---:|"]
+        lines += [
+            "",
+            f"## {s['name']}",
+            "",
+            "| model | mean score | mean cost | missing |",
+            "|---|---:|---:|---:|",
+        ]
         for m in s["models"]:
             cost = "-" if m["mean_cost"] is None else f"{m['mean_cost']:.6g}"
             lines.append(f"| {m['name']} | {m['mean_score']:.4f} | {cost} | {m['n_missing']} |")
@@ -61,7 +70,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "data_summary.json").write_text(
-        json.dumps({"command": COMMAND, "datasets": summaries}, indent=2) + "\n", encoding="utf-8")
+        json.dumps({"command": COMMAND, "datasets": summaries}, indent=2) + "\n", encoding="utf-8"
+    )
     (out / "data_summary.md").write_text(_markdown(summaries), encoding="utf-8")
     print(f"wrote {out / 'data_summary.json'} and {out / 'data_summary.md'}")
 

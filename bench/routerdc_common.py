@@ -17,9 +17,16 @@ from polyroute.encoders import embed_dataset, make_encoder
 
 ID_TASKS = ("mmlu", "gsm8k", "cmmlu", "arc_challenge", "humaneval")
 OOD_TASKS = ("math_prealgebra", "mbpp", "ceval")
-TASK_LABELS = {"mmlu": "MMLU", "gsm8k": "GSM8K", "cmmlu": "CMMLU", "arc_challenge": "ARC-C",
-               "humaneval": "HumanEval", "math_prealgebra": "MATH-PreAlg.", "mbpp": "MBPP",
-               "ceval": "C-EVAL"}
+TASK_LABELS = {
+    "mmlu": "MMLU",
+    "gsm8k": "GSM8K",
+    "cmmlu": "CMMLU",
+    "arc_challenge": "ARC-C",
+    "humaneval": "HumanEval",
+    "math_prealgebra": "MATH-PreAlg.",
+    "mbpp": "MBPP",
+    "ceval": "C-EVAL",
+}
 PAPER = {"id": 58.54, "ood": 45.85}
 
 
@@ -48,8 +55,10 @@ def task_accuracy(choice: np.ndarray, scores: np.ndarray, tasks: np.ndarray) -> 
 
 def summarise(acc: dict[str, float]) -> dict[str, float]:
     """ID and OOD averages of a per-task accuracy dict."""
-    return {"id": float(np.mean([acc[t] for t in ID_TASKS])),
-            "ood": float(np.mean([acc[t] for t in OOD_TASKS]))}
+    return {
+        "id": float(np.mean([acc[t] for t in ID_TASKS])),
+        "ood": float(np.mean([acc[t] for t in OOD_TASKS])),
+    }
 
 
 def evaluate_choices(

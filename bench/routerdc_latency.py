@@ -41,18 +41,32 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.out_name}.json").write_text(json.dumps(lat, indent=2))
     cmd = "nice -n 10 .venv/bin/python bench/routerdc_latency.py " + " ".join(
-        argv if argv is not None else sys.argv[1:])
-    md = [f"`{cmd.strip()}`", "",
-          "| what | p50 ms | p95 ms |", "|---|---:|---:|",
-          (f"| CPU time per routed prompt (≈ idle-core latency) | {lat['cpu_p50_ms']:.2f} | "
-          f"{lat['cpu_p95_ms']:.2f} |"),
-          (f"| router only (head + selection; embedding given), wall | "
-           f"{lat['router_only_p50_ms']:.3f} | |"),
-          (f"| wall time on the shared machine (load {lat['load_average']:.1f}) | "
-          f"{lat['p50_ms']:.2f} | {lat['p95_ms']:.2f} |"), "",
-          (f"{lat['n']} RouterDC test prompts routed one at a time; embedding ({lat['encoder']}, "
-          f"{lat['threads']} thread(s), no cache) + RouterDC head + argmax selection. With more "
-          "than one thread, CPU time exceeds latency: read the wall-time row.")]
+        argv if argv is not None else sys.argv[1:]
+    )
+    md = [
+        f"`{cmd.strip()}`",
+        "",
+        "| what | p50 ms | p95 ms |",
+        "|---|---:|---:|",
+        (
+            f"| CPU time per routed prompt (≈ idle-core latency) | {lat['cpu_p50_ms']:.2f} | "
+            f"{lat['cpu_p95_ms']:.2f} |"
+        ),
+        (
+            f"| router only (head + selection; embedding given), wall | "
+            f"{lat['router_only_p50_ms']:.3f} | |"
+        ),
+        (
+            f"| wall time on the shared machine (load {lat['load_average']:.1f}) | "
+            f"{lat['p50_ms']:.2f} | {lat['p95_ms']:.2f} |"
+        ),
+        "",
+        (
+            f"{lat['n']} RouterDC test prompts routed one at a time; embedding ({lat['encoder']}, "
+            f"{lat['threads']} thread(s), no cache) + RouterDC head + argmax selection. With more "
+            "than one thread, CPU time exceeds latency: read the wall-time row."
+        ),
+    ]
     (out / f"{args.out_name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0

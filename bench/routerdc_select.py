@@ -31,19 +31,29 @@ from routerdc_common import ID_TASKS, TASK_LABELS, cv_folds, load_benchmark, tas
 from polyroute.routers import make_router
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
-DESCRIPTION = {"cv": "{folds}-fold task-stratified CV",
-               "loto": "Leave-one-task-out (each column: that task held out, never trained on)"}
+DESCRIPTION = {
+    "cv": "{folds}-fold task-stratified CV",
+    "loto": "Leave-one-task-out (each column: that task held out, never trained on)",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--target", choices=["soft", "hard"], default="soft",
-                    help="rank LLMs by soft_scores (MC probabilities) or by the evaluation scores")
+    ap.add_argument(
+        "--target",
+        choices=["soft", "hard"],
+        default="soft",
+        help="rank LLMs by soft_scores (MC probabilities) or by the evaluation scores",
+    )
     ap.add_argument("--encoder", default="minilm")
-    ap.add_argument("--protocol", choices=["cv", "loto"], default="cv",
-                    help="task-stratified k-fold CV, or leave one training task out")
+    ap.add_argument(
+        "--protocol",
+        choices=["cv", "loto"],
+        default="cv",
+        help="task-stratified k-fold CV, or leave one training task out",
+    )
     ap.add_argument("--out-dir", default="docs/results")
     args = ap.parse_args(argv)
     ds, X = load_benchmark(args.encoder, split="train")
@@ -51,49 +61,82 @@ def main(argv: list[str] | None = None) -> int:
     tasks = ds.tasks[tr]
     per_weight: dict[float, list[dict[str, float]]] = {w: [] for w in WEIGHTS}
     start = time.perf_counter()
-    folds = (cv_folds(tasks, args.folds, seed=0) if args.protocol == "cv"
-             else [np.flatnonzero(tasks == t) for t in ID_TASKS])
+    folds = (
+        cv_folds(tasks, args.folds, seed=0)
+        if args.protocol == "cv"
+        else [np.flatnonzero(tasks == t) for t in ID_TASKS]
+    )
     for k, fold in enumerate(folds):
         fit_rows = tr[np.setdiff1d(np.arange(len(tr)), fold)]
-        router = make_router("routerdc", cluster_source="tasks", n_steps=args.steps,
-                             random_state=k, show_progress=False)
+        router = make_router(
+            "routerdc",
+            cluster_source="tasks",
+            n_steps=args.steps,
+            random_state=k,
+            show_progress=False,
+        )
         soft = ds.soft_scores[fit_rows] if args.target == "soft" else None
-        router.fit(X[fit_rows], ds.scores[fit_rows], model_names=ds.model_names,
-                   tasks=ds.tasks[fit_rows], soft_scores=soft)
+        router.fit(
+            X[fit_rows],
+            ds.scores[fit_rows],
+            model_names=ds.model_names,
+            tasks=ds.tasks[fit_rows],
+            soft_scores=soft,
+        )
         for w in WEIGHTS:
             router.set_params(prior_weight=w)
             choice = router.route(X[tr[fold]])
             per_weight[w].append(task_accuracy(choice, ds.scores[tr[fold]], tasks[fold]))
-        print(f"fold {k + 1}/{len(folds)} done ({time.perf_counter() - start:.0f} s)",
-              file=sys.stderr)
+        print(
+            f"fold {k + 1}/{len(folds)} done ({time.perf_counter() - start:.0f} s)", file=sys.stderr
+        )
     table = {}
     for w, accs in per_weight.items():
         mean = {t: float(np.mean([a[t] for a in accs if t in a])) for t in ID_TASKS}
         table[w] = {**mean, "id": float(np.mean(list(mean.values())))}
     best = max(table, key=lambda w: table[w]["id"])
-    stem = ("routerdc_selection" + ("" if args.protocol == "cv" else "_loto")
-            + ("" if args.encoder == "minilm" else f"_{args.encoder}"))
-    out = {"protocol": args.protocol, "folds": len(folds), "steps": args.steps,
-           "target": args.target, "encoder": args.encoder,
-           "cv_accuracy": {str(w): v for w, v in table.items()},
-           "best_prior_weight": best, "seconds": time.perf_counter() - start}
+    stem = (
+        "routerdc_selection"
+        + ("" if args.protocol == "cv" else "_loto")
+        + ("" if args.encoder == "minilm" else f"_{args.encoder}")
+    )
+    out = {
+        "protocol": args.protocol,
+        "folds": len(folds),
+        "steps": args.steps,
+        "target": args.target,
+        "encoder": args.encoder,
+        "cv_accuracy": {str(w): v for w, v in table.items()},
+        "best_prior_weight": best,
+        "seconds": time.perf_counter() - start,
+    }
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stem}.json").write_text(json.dumps(out, indent=2))
     cmd = "nice -n 10 .venv/bin/python bench/routerdc_select.py " + " ".join(argv or sys.argv[1:])
-    lines = [f"`{cmd.strip()}`", "",
-             (DESCRIPTION[args.protocol].format(folds=args.folds)
-              + " on the RouterDC **training** split "
-              f"(frozen {args.encoder}, cluster_source=tasks, {args.steps} steps, LLMs ranked by "
-              f"{args.target} scores). "
-             "Accuracy (%) on the held-out folds by prior weight; test/OOD never read."), "",
-             "| prior weight | " + " | ".join(TASK_LABELS[t] for t in ID_TASKS)
-             + (" | ID avg |" if args.protocol == "cv" else " | mean of held-out tasks |"),
-             "|---|" + "---:|" * (len(ID_TASKS) + 1)]
+    lines = [
+        f"`{cmd.strip()}`",
+        "",
+        (
+            DESCRIPTION[args.protocol].format(folds=args.folds)
+            + " on the RouterDC **training** split "
+            f"(frozen {args.encoder}, cluster_source=tasks, {args.steps} steps, LLMs ranked by "
+            f"{args.target} scores). "
+            "Accuracy (%) on the held-out folds by prior weight; test/OOD never read."
+        ),
+        "",
+        "| prior weight | "
+        + " | ".join(TASK_LABELS[t] for t in ID_TASKS)
+        + (" | ID avg |" if args.protocol == "cv" else " | mean of held-out tasks |"),
+        "|---|" + "---:|" * (len(ID_TASKS) + 1),
+    ]
     for w, row in table.items():
-        mark = ("" if w != best else " **(chosen)**" if args.protocol == "cv" else " (best)")
-        lines.append(f"| {w}{mark} | " + " | ".join(f"{row[t]:.2f}" for t in ID_TASKS)
-                     + f" | {row['id']:.2f} |")
+        mark = "" if w != best else " **(chosen)**" if args.protocol == "cv" else " (best)"
+        lines.append(
+            f"| {w}{mark} | "
+            + " | ".join(f"{row[t]:.2f}" for t in ID_TASKS)
+            + f" | {row['id']:.2f} |"
+        )
     (out_dir / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print(json.dumps({"best_prior_weight": best, "cv_id": table[best]["id"]}))
     return 0

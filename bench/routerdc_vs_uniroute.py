@@ -33,8 +33,17 @@ import uniroute_protocol as protocol
 import uniroute_report as report
 
 RESULTS = protocol.RESULTS
-ROWS = ["clairvoyant-mlp", "zero-router", "val-mean", "knn", "uniroute-multi", "routerdc",
-        "routerdc-prior", "routerdc-tasks", "routerdc-prior-tasks"]
+ROWS = [
+    "clairvoyant-mlp",
+    "zero-router",
+    "val-mean",
+    "knn",
+    "uniroute-multi",
+    "routerdc",
+    "routerdc-prior",
+    "routerdc-tasks",
+    "routerdc-prior-tasks",
+]
 RDC = ("routerdc", "routerdc-prior", "routerdc-tasks", "routerdc-prior-tasks")
 REFERENCES = ("knn", "uniroute-multi")
 COMMANDS = """\
@@ -115,8 +124,13 @@ def _paired(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     d = a - b
     wins, losses = int((d > 1e-12).sum()), int((d < -1e-12).sum())
     p = float(binomtest(wins, wins + losses).pvalue) if wins + losses else 1.0
-    return {"wins": wins, "losses": losses, "ties": len(d) - wins - losses, "sign_test_p": p,
-            "mean_diff": float(d.mean())}
+    return {
+        "wins": wins,
+        "losses": losses,
+        "ties": len(d) - wins - losses,
+        "sign_test_p": p,
+        "mean_diff": float(d.mean()),
+    }
 
 
 def _seconds(records: list[dict[str, Any]], method: str) -> dict[str, float] | None:
@@ -129,23 +143,30 @@ def _seconds(records: list[dict[str, Any]], method: str) -> dict[str, float] | N
             later += [t for t in times[1:] if t is not None]
     if not first:
         return None
-    return {"first_nval_s": float(np.median(first)),
-            "later_nval_s": float(np.median(later)) if later else float("nan"),
-            "n_trials": len(first)}
+    return {
+        "first_nval_s": float(np.median(first)),
+        "later_nval_s": float(np.median(later)) if later else float("nan"),
+        "n_trials": len(first),
+    }
 
 
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for n_val in sorted({k for r in records for k in r["results"]}, key=int):
-        recs = [r["results"][n_val] for r in records
-                if all(m in r["results"].get(n_val, {}) for m in ("knn", "routerdc"))]
+        recs = [
+            r["results"][n_val]
+            for r in records
+            if all(m in r["results"].get(n_val, {}) for m in ("knn", "routerdc"))
+        ]
         methods = [m for m in ROWS if recs and all(m in r for r in recs)]
         area = {m: np.array([r[m]["area"] for r in recs]) for m in methods}
         gap = float(area["clairvoyant-mlp"].mean() - area["knn"].mean())
         rows: dict[str, Any] = {}
         for m in methods:
-            row: dict[str, Any] = {"area_mean": float(area[m].mean()),
-                                   "area_std": float(area[m].std())}
+            row: dict[str, Any] = {
+                "area_mean": float(area[m].mean()),
+                "area_std": float(area[m].std()),
+            }
             for ref in REFERENCES:
                 if m != ref and ref in area:
                     row[f"vs_{ref}"] = _paired(area[m], area[ref])
@@ -157,17 +178,28 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _check_pairing(rdc: list[dict[str, Any]], stored: dict[int, dict[str, Any]]) -> float:
     """Max |ΔArea| of the zero-router between the two runs: 0 when the splits are identical."""
-    diffs = [abs(r["results"][k]["zero-router"]["area"]
-                 - stored[r["seed"]]["results"][k]["zero-router"]["area"])
-             for r in rdc if r["seed"] in stored for k in r["results"]]
+    diffs = [
+        abs(
+            r["results"][k]["zero-router"]["area"]
+            - stored[r["seed"]]["results"][k]["zero-router"]["area"]
+        )
+        for r in rdc
+        if r["seed"] in stored
+        for k in r["results"]
+    ]
     return float(max(diffs, default=0.0))
 
 
 def _check_timing_areas(timing: list[dict[str, Any]], stored: dict[int, dict[str, Any]]) -> float:
     """Max |ΔArea| between the re-timed trials and the stored ones (determinism check)."""
-    diffs = [abs(res["area"] - stored[r["seed"]]["results"][k][m]["area"])
-             for r in timing if r["seed"] in stored for k, block in r["results"].items()
-             for m, res in block.items() if m in stored[r["seed"]]["results"].get(k, {})]
+    diffs = [
+        abs(res["area"] - stored[r["seed"]]["results"][k][m]["area"])
+        for r in timing
+        if r["seed"] in stored
+        for k, block in r["results"].items()
+        for m, res in block.items()
+        if m in stored[r["seed"]]["results"].get(k, {})
+    ]
     return float(max(diffs, default=0.0))
 
 
@@ -202,10 +234,11 @@ def diagnose(dataset: str, encoder: str, n_trials: int, n_vals: list[int]) -> di
     out: dict[str, Any] = {"n_trials": n_trials}
     for method in ("routerdc", "routerdc-tasks"):
         rows: dict[str, dict[str, list[float]]] = {
-            str(n): {"slope": [], "ll_fit": [], "ll_held": []} for n in n_vals}
+            str(n): {"slope": [], "ll_fit": [], "ll_held": []} for n in n_vals
+        }
         for seed in range(10_000, 10_000 + n_trials):
             t = protocol.make_trial(ds, X, seed, dev=True, n_val_max=max(n_vals))
-            protocol.METHODS[method](t, t.val[:min(n_vals)])  # fills t.cache with the fit
+            protocol.METHODS[method](t, t.val[: min(n_vals)])  # fills t.cache with the fit
             fitted = next(v for k, v in t.cache.items() if k.startswith("routerdc"))
             k = len(t.seen)
             for n_val in n_vals:
@@ -214,14 +247,21 @@ def diagnose(dataset: str, encoder: str, n_trials: int, n_vals: list[int]) -> di
                 acc = rows[str(n_val)]
                 acc["slope"] += router.calibration_[k:, 0].tolist()
                 for key, r in (("ll_fit", val), ("ll_held", t.evaluate)):
-                    acc[key].append(_log_loss(router.predict_scores(t.X[r])[:, k:],
-                                              t.Y[r][:, t.unseen]))
-        out[method] = {"trained_llms_slope": float(fitted.calibration_[0, 0]),
-                       "per_nval": {n: {"median_slope": float(np.median(v["slope"])),
-                                        "max_slope": float(np.max(v["slope"])),
-                                        "log_loss_fit_prompts": float(np.mean(v["ll_fit"])),
-                                        "log_loss_held_out": float(np.mean(v["ll_held"]))}
-                                    for n, v in rows.items()}}
+                    acc[key].append(
+                        _log_loss(router.predict_scores(t.X[r])[:, k:], t.Y[r][:, t.unseen])
+                    )
+        out[method] = {
+            "trained_llms_slope": float(fitted.calibration_[0, 0]),
+            "per_nval": {
+                n: {
+                    "median_slope": float(np.median(v["slope"])),
+                    "max_slope": float(np.max(v["slope"])),
+                    "log_loss_fit_prompts": float(np.mean(v["ll_fit"])),
+                    "log_loss_held_out": float(np.mean(v["ll_held"])),
+                }
+                for n, v in rows.items()
+            },
+        }
     return out
 
 
@@ -235,25 +275,40 @@ def _fmt_paired(r: dict[str, Any], ref: str) -> tuple[str, str]:
 def table(summary: dict[str, Any]) -> list[str]:
     lines = []
     for n_val, block in summary.items():
-        lines += [f"**N_val = {n_val}** ({block['n_trials']} paired trials)", "",
-                  ("| method | Area (mean ± std) | vs K-NN W/L/T | p | vs uniroute-multi W/L/T | "
-                   "p | K-NN→clairvoyant gap closed |"), "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"**N_val = {n_val}** ({block['n_trials']} paired trials)",
+            "",
+            (
+                "| method | Area (mean ± std) | vs K-NN W/L/T | p | vs uniroute-multi W/L/T | "
+                "p | K-NN→clairvoyant gap closed |"
+            ),
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for m, r in block["methods"].items():
             (wk, pk), (wu, pu) = _fmt_paired(r, "knn"), _fmt_paired(r, "uniroute-multi")
             name = f"**{m}**" if m.startswith("routerdc") else m
-            lines.append(f"| {name} | {r['area_mean']:.4f} ± {r['area_std']:.4f} | {wk} | {pk} | "
-                         f"{wu} | {pu} | {r['gap_closed']:.0%} |")
+            lines.append(
+                f"| {name} | {r['area_mean']:.4f} ± {r['area_std']:.4f} | {wk} | {pk} | "
+                f"{wu} | {pu} | {r['gap_closed']:.0%} |"
+            )
         lines.append("")
     return lines
 
 
 def timing_table(timing: dict[str, dict[str, Any]]) -> list[str]:
-    lines = [("| method | source | trials | s at first N_val (fit + onboard + score) | "
-              "s per further N_val (onboard + score) |"), "|---|---|---:|---:|---:|"]
+    lines = [
+        (
+            "| method | source | trials | s at first N_val (fit + onboard + score) | "
+            "s per further N_val (onboard + score) |"
+        ),
+        "|---|---|---:|---:|---:|",
+    ]
     for source, block in timing.items():
         for m, t in block.items():
-            lines.append(f"| {m} | {source} | {t['n_trials']} | {t['first_nval_s']:.1f} | "
-                         f"{t['later_nval_s']:.1f} |")
+            lines.append(
+                f"| {m} | {source} | {t['n_trials']} | {t['first_nval_s']:.1f} | "
+                f"{t['later_nval_s']:.1f} |"
+            )
     return lines
 
 
@@ -262,8 +317,12 @@ def main() -> None:
     parser.add_argument("--dataset", default="mmlu-pro")
     parser.add_argument("--timing", help="JSONL of trials re-run with all methods (same load)")
     parser.add_argument("--leak-check", type=int, help="trial seed to run the leak check on")
-    parser.add_argument("--diagnose", type=int, default=0,
-                        help="number of --dev trials for the add_models calibration diagnostic")
+    parser.add_argument(
+        "--diagnose",
+        type=int,
+        default=0,
+        help="number of --dev trials for the add_models calibration diagnostic",
+    )
     args = parser.parse_args()
     d = args.dataset
     encoder = report.ENCODERS.get(d, "minilm")
@@ -274,33 +333,58 @@ def main() -> None:
     merged = report.load_records(sorted(RESULTS.glob(f"uniroute_{d}.trials*.jsonl")) + rdc_paths)
     summary = summarise([r for r in merged if r["seed"] in {x["seed"] for x in rdc}])
     times: dict[str, dict[str, Any]] = {"stored trials": {}}
-    for m, recs in (("knn", stored_list), ("uniroute-multi", stored_list),
-                    *((m, rdc) for m in RDC)):
+    for m, recs in (
+        ("knn", stored_list),
+        ("uniroute-multi", stored_list),
+        *((m, rdc) for m in RDC),
+    ):
         recs = [r for r in recs if r["seed"] in {x["seed"] for x in rdc}]
         times["stored trials"][m] = _seconds(recs, m)
     checks: dict[str, Any] = {"zero_router_pairing_max_diff": _check_pairing(rdc, stored)}
     if args.timing:
         t_recs = report.load_records([Path(args.timing)])
-        times["same-load re-run"] = {m: _seconds(t_recs, m)
-                                     for m in ("knn", "uniroute-multi", *RDC)}
+        times["same-load re-run"] = {
+            m: _seconds(t_recs, m) for m in ("knn", "uniroute-multi", *RDC)
+        }
         checks["timing_rerun_area_max_diff"] = _check_timing_areas(t_recs, stored)
     if args.leak_check is not None:
-        checks["leak_check"] = leak_check(d, encoder, args.leak_check,
-                                          [int(k) for k in summary])
+        checks["leak_check"] = leak_check(d, encoder, args.leak_check, [int(k) for k in summary])
     if args.diagnose:
-        checks["add_models_diagnostic_dev"] = diagnose(d, encoder, args.diagnose,
-                                                       [int(k) for k in summary])
+        checks["add_models_diagnostic_dev"] = diagnose(
+            d, encoder, args.diagnose, [int(k) for k in summary]
+        )
     times = {s: {m: t for m, t in b.items() if t} for s, b in times.items()}
-    result = {"dataset": d, "encoder": encoder, "summary": summary, "timing": times,
-              "checks": checks}
+    result = {
+        "dataset": d,
+        "encoder": encoder,
+        "summary": summary,
+        "timing": times,
+        "checks": checks,
+    }
     (RESULTS / "routerdc_vs_uniroute.json").write_text(json.dumps(result, indent=2))
     n = max(b["n_trials"] for b in summary.values())
     nv = ",".join(summary)
-    lines = ["# RouterDC's new-LLM path vs UniRoute (unseen-LLM protocol)", "",
-             COMMANDS.format(d=d, e=encoder, n=n, nv=nv), "", SETUP, "", f"## {d}", "",
-             *table(summary), "### Wall time per trial (median, 1 torch/BLAS thread)", "",
-             *timing_table(times), "", "### Checks", "",
-             f"```json\n{json.dumps(checks, indent=2)}\n```", "", FINDINGS, ""]
+    lines = [
+        "# RouterDC's new-LLM path vs UniRoute (unseen-LLM protocol)",
+        "",
+        COMMANDS.format(d=d, e=encoder, n=n, nv=nv),
+        "",
+        SETUP,
+        "",
+        f"## {d}",
+        "",
+        *table(summary),
+        "### Wall time per trial (median, 1 torch/BLAS thread)",
+        "",
+        *timing_table(times),
+        "",
+        "### Checks",
+        "",
+        f"```json\n{json.dumps(checks, indent=2)}\n```",
+        "",
+        FINDINGS,
+        "",
+    ]
     (RESULTS / "routerdc_vs_uniroute.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

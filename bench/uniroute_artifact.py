@@ -26,8 +26,13 @@ from polyroute.routers import load_router, make_router
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "src" / "polyroute" / "assets" / "default_router"
-PARAMS = {"n_clusters": "multi", "smoothing": "shrink", "assignment": "soft",
-          "cluster_grid": [4, 8, 16, 32], "random_state": 0}
+PARAMS = {
+    "n_clusters": "multi",
+    "smoothing": "shrink",
+    "assignment": "soft",
+    "cluster_grid": [4, 8, 16, 32],
+    "random_state": 0,
+}
 
 
 def build(target: Path, *, encoder_name: str, n_validation: int, params: dict) -> dict:
@@ -47,9 +52,14 @@ def build(target: Path, *, encoder_name: str, n_validation: int, params: dict) -
     write_validation_set(target / VALIDATION_FILE, items)
     load_router(target)  # round-trip check
     sizes = {p.name: p.stat().st_size for p in sorted(target.iterdir())}
-    return {"n_train_prompts": len(train), "n_validation_prompts": len(items),
-            "n_clusters": router.n_clusters_, "encoder": encoder_name, "file_bytes": sizes,
-            "params": params}
+    return {
+        "n_train_prompts": len(train),
+        "n_validation_prompts": len(items),
+        "n_clusters": router.n_clusters_,
+        "encoder": encoder_name,
+        "file_bytes": sizes,
+        "params": params,
+    }
 
 
 def main() -> None:
@@ -62,8 +72,9 @@ def main() -> None:
     params = json.loads(args.params)
     if "cluster_grid" in params:
         params["cluster_grid"] = tuple(params["cluster_grid"])
-    info = build(Path(args.out), encoder_name=args.encoder, n_validation=args.n_validation,
-                 params=params)
+    info = build(
+        Path(args.out), encoder_name=args.encoder, n_validation=args.n_validation, params=params
+    )
     print(json.dumps(info, indent=2, default=str))
 
 

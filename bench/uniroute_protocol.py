@@ -80,20 +80,20 @@ def _uniroute(name: str, **params: Any) -> Method:
         if key not in t.cache:  # the representation does not depend on the unseen LLMs
             p = {k: (len(val) if v == "nval" else v) for k, v in params.items()}
             router = make_router(name, random_state=t.seed, **p)
-            router.fit(t.X[t.train], t.Y[t.train][:, t.seen],
-                       model_names=[f"s{i}" for i in t.seen])
+            router.fit(t.X[t.train], t.Y[t.train][:, t.seen], model_names=[f"s{i}" for i in t.seen])
             t.cache[key] = router
         router = _copy(t.cache[key])
         router.add_models(t.X[val], t.Y[val][:, t.unseen], [f"u{i}" for i in t.unseen])
-        return router.predict_scores(t.X[t.evaluate])[:, len(t.seen):]
+        return router.predict_scores(t.X[t.evaluate])[:, len(t.seen) :]
 
     return run
 
 
 def _copy(router: Any) -> Any:
     clone = router.__class__(**router.get_params())
-    clone.__dict__.update({k: (v.copy() if isinstance(v, np.ndarray) else v)
-                           for k, v in router.__dict__.items()})
+    clone.__dict__.update(
+        {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in router.__dict__.items()}
+    )
     return clone
 
 
@@ -111,18 +111,23 @@ def _routerdc(**params: Any) -> Method:
         if key not in t.cache:  # the representation does not depend on the unseen LLMs
             router = make_router("routerdc", random_state=t.seed, show_progress=False, **params)
             tasks = t.tasks[t.train] if use_tasks and t.tasks is not None else None
-            router.fit(t.X[t.train], t.Y[t.train][:, t.seen],
-                       model_names=[f"s{i}" for i in t.seen], tasks=tasks)
+            router.fit(
+                t.X[t.train],
+                t.Y[t.train][:, t.seen],
+                model_names=[f"s{i}" for i in t.seen],
+                tasks=tasks,
+            )
             t.cache[key] = router
         router = _copy(t.cache[key]).set_params(prior_weight=weight)
         router.add_models(t.X[val], t.Y[val][:, t.unseen], [f"u{i}" for i in t.unseen])
-        return router.predict_scores(t.X[t.evaluate])[:, len(t.seen):]
+        return router.predict_scores(t.X[t.evaluate])[:, len(t.seen) :]
 
     return run
 
 
 def _on_val(name: str, **params: Any) -> Method:
     """A router fitted on the N_val validation prompts' unseen-LLM labels (K-NN, retrained MLP)."""
+
     def run(t: Trial, val: np.ndarray) -> np.ndarray:
         router = make_router(name, **params)
         router.fit(t.X[val], t.Y[val][:, t.unseen], model_names=[f"u{i}" for i in t.unseen])
@@ -152,23 +157,39 @@ METHODS: dict[str, Method] = {
     "knn": _on_val("knn", n_neighbors="auto"),
     "mlp-retrained": _on_val("mlp", random_state=0),
     # the paper's UniRoute: K-means, hard assignment, Laplace smoothing towards 0.5, K on val
-    "uniroute-paper": _uniroute("uniroute-kmeans", n_clusters="auto", smoothing="laplace",
-                                n_onboard_prompts=400),
+    "uniroute-paper": _uniroute(
+        "uniroute-kmeans", n_clusters="auto", smoothing="laplace", n_onboard_prompts=400
+    ),
     # ablations of the improvement: shrinkage alone, then + soft assignment
-    "uniroute-shrink": _uniroute("uniroute-kmeans", n_clusters="auto", smoothing="shrink",
-                                 n_onboard_prompts=400),
-    "uniroute-shrink-soft": _uniroute("uniroute-kmeans", n_clusters="auto", smoothing="shrink",
-                                      assignment="soft", n_onboard_prompts=400),
-    "uniroute-multi": _uniroute("uniroute-kmeans", n_clusters="multi", smoothing="shrink",
-                                assignment="soft", n_onboard_prompts=400),
-    "uniroute-hier-soft": _uniroute("uniroute-kmeans", n_clusters="auto",
-                                    smoothing="hierarchical", assignment="soft",
-                                    n_onboard_prompts=400),
+    "uniroute-shrink": _uniroute(
+        "uniroute-kmeans", n_clusters="auto", smoothing="shrink", n_onboard_prompts=400
+    ),
+    "uniroute-shrink-soft": _uniroute(
+        "uniroute-kmeans",
+        n_clusters="auto",
+        smoothing="shrink",
+        assignment="soft",
+        n_onboard_prompts=400,
+    ),
+    "uniroute-multi": _uniroute(
+        "uniroute-kmeans",
+        n_clusters="multi",
+        smoothing="shrink",
+        assignment="soft",
+        n_onboard_prompts=400,
+    ),
+    "uniroute-hier-soft": _uniroute(
+        "uniroute-kmeans",
+        n_clusters="auto",
+        smoothing="hierarchical",
+        assignment="soft",
+        n_onboard_prompts=400,
+    ),
     # LearnedMap: the paper's (log-loss, Laplace) and ours (centred objective, shrinkage)
-    "learnedmap": _uniroute("uniroute-learnedmap", n_clusters=16, smoothing="laplace",
-                            max_iter=80),
-    "learnedmap-centred": _uniroute("uniroute-learnedmap", n_clusters=16, smoothing="shrink",
-                                    objective="centred", max_iter=80),
+    "learnedmap": _uniroute("uniroute-learnedmap", n_clusters=16, smoothing="laplace", max_iter=80),
+    "learnedmap-centred": _uniroute(
+        "uniroute-learnedmap", n_clusters=16, smoothing="shrink", objective="centred", max_iter=80
+    ),
     # RouterDC's new-LLM path: the paper's rule (similarity only) and + our cluster prior
     "routerdc": _routerdc(prior_weight=0.0),
     "routerdc-prior": _routerdc(prior_weight=1.0),
@@ -191,13 +212,14 @@ def _scores(t: Trial, pred: np.ndarray | None) -> dict[str, float]:
         curve = DeferralCurve(np.zeros(len(hc)), hc, hq, np.zeros((len(hc), 0), dtype=np.int64))
     else:
         curve = deferral_curve(pred, Y, C, decision_costs=t.decision_costs())
-    return {"area": area_under_curve(curve, cost_min=cmin, cost_max=cmax),
-            "qnc": qnc(curve, target_quality=float(quals[best]), reference_cost=float(costs[best]))}
+    return {
+        "area": area_under_curve(curve, cost_min=cmin, cost_max=cmax),
+        "qnc": qnc(curve, target_quality=float(quals[best]), reference_cost=float(costs[best])),
+    }
 
 
 # ---------------------------------------------------------------------------- trials
-def make_trial(ds: RoutingDataset, X: np.ndarray, seed: int, *, dev: bool,
-               n_val_max: int) -> Trial:
+def make_trial(ds: RoutingDataset, X: np.ndarray, seed: int, *, dev: bool, n_val_max: int) -> Trial:
     rng = np.random.default_rng(seed)
     split = ds.random_split({"train": 0.6, "val": 0.1, "test": 0.3}, seed=seed)
     val = rng.permutation(split.splits["val"])
@@ -206,8 +228,18 @@ def make_trial(ds: RoutingDataset, X: np.ndarray, seed: int, *, dev: bool,
     n_unseen = max(1, round(m / 3))
     seen, unseen = np.sort(perm[n_unseen:]), np.sort(perm[:n_unseen])
     evaluate = val[n_val_max:] if dev else split.splits["test"]
-    return Trial(X, ds.scores, ds.cost_matrix(), split.splits["train"], val[:n_val_max],
-                 evaluate, seen, unseen, seed, np.asarray(ds.tasks))
+    return Trial(
+        X,
+        ds.scores,
+        ds.cost_matrix(),
+        split.splits["train"],
+        val[:n_val_max],
+        evaluate,
+        seen,
+        unseen,
+        seed,
+        np.asarray(ds.tasks),
+    )
 
 
 def run_trial(t: Trial, n_vals: list[int], methods: list[str]) -> dict[str, Any]:
@@ -250,8 +282,9 @@ def main() -> None:
     ds, X = load(args.dataset, args.encoder)
     n_vals = [int(v) for v in args.n_val.split(",")]
     methods = [m for m in args.methods.split(",") if m]
-    out = Path(args.out or RESULTS / f"uniroute_{args.dataset}{'_dev' if args.dev else ''}"
-               ".trials.jsonl")
+    out = Path(
+        args.out or RESULTS / f"uniroute_{args.dataset}{'_dev' if args.dev else ''}.trials.jsonl"
+    )
     done = set()
     if out.exists():
         done = {json.loads(line)["seed"] for line in out.read_text().splitlines() if line}

@@ -25,9 +25,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import uniroute_protocol as protocol
 
 RESULTS = protocol.RESULTS
-ORDER = ["oracle", "clairvoyant-mlp", "zero-router", "knn", "mlp-retrained", "uniroute-paper",
-         "uniroute-shrink", "uniroute-shrink-soft", "uniroute-hier-soft", "uniroute-multi",
-         "learnedmap", "learnedmap-centred", "val-mean"]
+ORDER = [
+    "oracle",
+    "clairvoyant-mlp",
+    "zero-router",
+    "knn",
+    "mlp-retrained",
+    "uniroute-paper",
+    "uniroute-shrink",
+    "uniroute-shrink-soft",
+    "uniroute-hier-soft",
+    "uniroute-multi",
+    "learnedmap",
+    "learnedmap-centred",
+    "val-mean",
+]
 #: Embeddings each dataset's trials used (all-MiniLM-L6-v2; "minilm-st" is its
 #: sentence-transformers reference implementation, equal to the ONNX "minilm" within 2e-7).
 ENCODERS = {"routerbench": "minilm", "mmlu-pro": "minilm-st", "mmlu-pro-openllm": "minilm-st"}
@@ -92,15 +104,15 @@ trained on the seen LLMs' correctness through the profile estimate, log loss, La
 
 COST_MODELS = {
     "routerbench": "Cost: RouterBench's recorded USD per query (`<llm>|total_cost`); 11 LLMs, "
-                   "4 unseen per trial; the val split holds 317 prompts, so the largest N_val is "
-                   "317 (not 400). All prompts (RouterBench's own train/test) are re-split 60/10/30.",
+    "4 unseen per trial; the val split holds 317 prompts, so the largest N_val is "
+    "317 (not 400). All prompts (RouterBench's own train/test) are re-split 60/10/30.",
     "mmlu-pro": "Cost: billions of parameters (active, for MoE; price-matched guesses for the API "
-                "models) × that model's output length in thousands of characters on that question "
-                "(`load_dataset('mmlu-pro')`, docs/data.md). 28 LLMs (DeepSeek-Coder-V2 dropped: "
-                "1,680 of its rows are missing), 9 unseen per trial.",
+    "models) × that model's output length in thousands of characters on that question "
+    "(`load_dataset('mmlu-pro')`, docs/data.md). 28 LLMs (DeepSeek-Coder-V2 dropped: "
+    "1,680 of its rows are missing), 9 unseen per trial.",
     "mmlu-pro-openllm": "Cost: billions of parameters per model (a per-model constant); 18 LLMs of "
-                        "the Open LLM Leaderboard v2 (log-likelihood multiple choice), 6 unseen per "
-                        "trial; N_val = 400 only.",
+    "the Open LLM Leaderboard v2 (log-likelihood multiple choice), 6 unseen per "
+    "trial; N_val = 400 only.",
 }
 
 FINDINGS = """
@@ -167,8 +179,11 @@ FINDINGS = """
 
 def _finite_mean(v: np.ndarray) -> tuple[float, float, int]:
     f = v[np.isfinite(v)]
-    return (float(f.mean()), float(f.std()), int((~np.isfinite(v)).sum())) if f.size else (
-        float("inf"), 0.0, len(v))
+    return (
+        (float(f.mean()), float(f.std()), int((~np.isfinite(v)).sum()))
+        if f.size
+        else (float("inf"), 0.0, len(v))
+    )
 
 
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -184,16 +199,25 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         rows = {}
         for m in methods:
             q_mean, q_std, q_inf = _finite_mean(qnc[m])
-            row: dict[str, Any] = {"area_mean": float(area[m].mean()),
-                                   "area_std": float(area[m].std()),
-                                   "qnc_mean": q_mean, "qnc_std": q_std, "qnc_never": q_inf,
-                                   "area_minus_zero": float((area[m] - area["zero-router"]).mean())}
+            row: dict[str, Any] = {
+                "area_mean": float(area[m].mean()),
+                "area_std": float(area[m].std()),
+                "qnc_mean": q_mean,
+                "qnc_std": q_std,
+                "qnc_never": q_inf,
+                "area_minus_zero": float((area[m] - area["zero-router"]).mean()),
+            }
             if knn is not None and m != "knn":
                 d = area[m] - knn
                 wins, losses = int((d > 1e-12).sum()), int((d < -1e-12).sum())
-                row.update(wins_vs_knn=wins, losses_vs_knn=losses, ties_vs_knn=len(d) - wins - losses,
-                           sign_test_p=float(binomtest(wins, wins + losses).pvalue)
-                           if wins + losses else 1.0)
+                row.update(
+                    wins_vs_knn=wins,
+                    losses_vs_knn=losses,
+                    ties_vs_knn=len(d) - wins - losses,
+                    sign_test_p=float(binomtest(wins, wins + losses).pvalue)
+                    if wins + losses
+                    else 1.0,
+                )
                 if clair is not None and m not in ("oracle",):
                     gap = float(clair.mean() - knn.mean())
                     row["gap_closed"] = float(d.mean() / gap) if gap > 0 else None
@@ -205,23 +229,34 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
 def table(summary: dict[str, Any]) -> list[str]:
     lines = []
     for n_val, block in summary.items():
-        lines += [f"**N_val = {n_val}** ({block['n_trials']} trials)", "",
-                  ("| method | Area (mean ± std) | Area − Zero | QNC (mean ± std) | vs K-NN W/L/T | "
-                  "sign-test p | K-NN→clairvoyant gap closed |"),
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"**N_val = {n_val}** ({block['n_trials']} trials)",
+            "",
+            (
+                "| method | Area (mean ± std) | Area − Zero | QNC (mean ± std) | vs K-NN W/L/T | "
+                "sign-test p | K-NN→clairvoyant gap closed |"
+            ),
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for m, r in block["methods"].items():
-            wl = (f"{r['wins_vs_knn']}/{r['losses_vs_knn']}/{r['ties_vs_knn']}"
-                  if "wins_vs_knn" in r else "—")
+            wl = (
+                f"{r['wins_vs_knn']}/{r['losses_vs_knn']}/{r['ties_vs_knn']}"
+                if "wins_vs_knn" in r
+                else "—"
+            )
             p = f"{r['sign_test_p']:.2g}" if "sign_test_p" in r else "—"
             gap = r.get("gap_closed")
             if not np.isfinite(r["qnc_mean"]):
                 q = "never"
             else:
-                q = (f"{r['qnc_mean']:.3f} ± {r['qnc_std']:.3f}"
-                     + (f" ({r['qnc_never']} never)" if r["qnc_never"] else ""))
-            lines.append(f"| {m} | {r['area_mean']:.4f} ± {r['area_std']:.4f} | "
-                         f"{r['area_minus_zero']:+.4f} | {q} | {wl} | {p} | "
-                         f"{'—' if gap is None else f'{gap:.0%}'} |")
+                q = f"{r['qnc_mean']:.3f} ± {r['qnc_std']:.3f}" + (
+                    f" ({r['qnc_never']} never)" if r["qnc_never"] else ""
+                )
+            lines.append(
+                f"| {m} | {r['area_mean']:.4f} ± {r['area_std']:.4f} | "
+                f"{r['area_minus_zero']:+.4f} | {q} | {wl} | {p} | "
+                f"{'—' if gap is None else f'{gap:.0%}'} |"
+            )
         lines.append("")
     return lines
 
@@ -262,8 +297,9 @@ def load_records(paths: list[Path]) -> list[dict[str, Any]]:
         for line in path.read_text().splitlines():
             if line:
                 rec = json.loads(line)
-                into = records.setdefault(rec["seed"], {"seed": rec["seed"], "results": {},
-                                                        "time_s": {}})
+                into = records.setdefault(
+                    rec["seed"], {"seed": rec["seed"], "results": {}, "time_s": {}}
+                )
                 for key in ("results", "time_s"):
                     for n_val, res in rec.get(key, {}).items():
                         into[key].setdefault(n_val, {}).update(res)
@@ -274,8 +310,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="mmlu-pro,routerbench,mmlu-pro-openllm")
     parser.add_argument("--no-plots", action="store_true")
-    parser.add_argument("--plot-methods", default="knn,uniroute-paper,uniroute-multi,"
-                        "learnedmap,clairvoyant-mlp")
+    parser.add_argument(
+        "--plot-methods", default="knn,uniroute-paper,uniroute-multi,learnedmap,clairvoyant-mlp"
+    )
     args = parser.parse_args()
     summary: dict[str, Any] = {}
     for name in args.datasets.split(","):
@@ -289,8 +326,15 @@ def main() -> None:
     (RESULTS / "uniroute.json").write_text(json.dumps(summary, indent=2))
     lines = [HEADER.strip(), ""]
     for name, block in summary.items():
-        lines += [f"## {name}", "", COST_MODELS.get(name, ""), "",
-                  f"![deferral curves](uniroute_{name}.png)", "", *table(block)]
+        lines += [
+            f"## {name}",
+            "",
+            COST_MODELS.get(name, ""),
+            "",
+            f"![deferral curves](uniroute_{name}.png)",
+            "",
+            *table(block),
+        ]
     lines += [FINDINGS.strip(), ""]
     (RESULTS / "uniroute.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

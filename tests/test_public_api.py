@@ -15,11 +15,14 @@ def _isort_key(name: str) -> tuple[int, str]:
     return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
 
 
-PACKAGES = sorted(
-    name
-    for _, name, is_pkg in pkgutil.walk_packages(polyroute.__path__, "polyroute.")
-    if is_pkg and not name.rsplit(".", 1)[-1].startswith("_")
-) + ["polyroute"]
+PACKAGES = [
+    *sorted(
+        name
+        for _, name, is_pkg in pkgutil.walk_packages(polyroute.__path__, "polyroute.")
+        if is_pkg and not name.rsplit(".", 1)[-1].startswith("_")
+    ),
+    "polyroute",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -71,8 +71,14 @@ class OnboardingError(PolyrouteError):
     """Onboarding a model failed (too many prompts failed or could not be graded); the router is
     unchanged. ``n_failed``/``n_total`` count the prompts; ``reasons`` maps a reason to a count."""
 
-    def __init__(self, message: str, *, n_failed: int = 0, n_total: int = 0,
-                 reasons: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        n_failed: int = 0,
+        n_total: int = 0,
+        reasons: dict[str, int] | None = None,
+    ) -> None:
         super().__init__(message)
         self.n_failed, self.n_total = n_failed, n_total
         self.reasons = dict(reasons or {})

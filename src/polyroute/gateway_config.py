@@ -27,7 +27,11 @@ from polyroute.exceptions import ConfigError
 ENV_PREFIX = "POLYROUTE_"
 BUILTIN_ROUTER = "builtin:default"
 BALANCERS = (
-    "round-robin", "weighted-round-robin", "random", "least-connections", "latency-ewma",
+    "round-robin",
+    "weighted-round-robin",
+    "random",
+    "least-connections",
+    "latency-ewma",
     "consistent-hash",
 )
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$"
@@ -78,7 +82,11 @@ class ModelSettings(_Frozen):
     cost_per_query_usd: float | None = Field(None, ge=0)
     deployments: tuple[DeploymentSettings, ...] = ()
     balancer: Literal[
-        "round-robin", "weighted-round-robin", "random", "least-connections", "latency-ewma",
+        "round-robin",
+        "weighted-round-robin",
+        "random",
+        "least-connections",
+        "latency-ewma",
         "consistent-hash",
     ] = "round-robin"
     balancer_params: dict[str, Any] = Field(default_factory=dict)
@@ -95,7 +103,9 @@ class ModelSettings(_Frozen):
         """Estimated USD per query (explicit value or prices x typical token counts)."""
         if self.cost_per_query_usd is not None:
             return self.cost_per_query_usd
-        return (self.input_cost_per_mtok * typical_in + self.output_cost_per_mtok * typical_out) / 1e6
+        return (
+            self.input_cost_per_mtok * typical_in + self.output_cost_per_mtok * typical_out
+        ) / 1e6
 
 
 class RuleMatch(_Frozen):
@@ -120,8 +130,9 @@ class RuleMatch(_Frozen):
             try:
                 re.compile(self.pattern)
             except re.error as exc:
-                raise ValueError(f"expected a valid regular expression, found {self.pattern!r}: "
-                                 f"{exc}") from exc
+                raise ValueError(
+                    f"expected a valid regular expression, found {self.pattern!r}: {exc}"
+                ) from exc
         return self
 
 
@@ -170,8 +181,10 @@ class RoutingProfile(_Frozen):
     def _check_range(self) -> RoutingProfile:
         low, high = self.cost_weight_range
         if not low <= self.cost_weight <= high:
-            raise ValueError(f"expected cost_weight within cost_weight_range [{low}, {high}], "
-                             f"found {self.cost_weight}")
+            raise ValueError(
+                f"expected cost_weight within cost_weight_range [{low}, {high}], "
+                f"found {self.cost_weight}"
+            )
         return self
 
 
@@ -252,14 +265,16 @@ class GatewaySettings(_Frozen):
         if clash:
             raise ValueError(f"expected profile names distinct from model names, found {clash}")
         if self.default_profile is not None and self.default_profile not in profiles:
-            raise ValueError(f"default_profile: expected one of {profiles}, "
-                             f"found {self.default_profile!r}")
+            raise ValueError(
+                f"default_profile: expected one of {profiles}, found {self.default_profile!r}"
+            )
         for p in self.profiles:
             for field, group in (("candidates", p.candidates), ("fallbacks", p.fallbacks)):
                 unknown = sorted(set(group or ()) - set(models))
                 if unknown:
-                    raise ValueError(f"profile {p.name!r} {field}: expected pool models, "
-                                     f"found unknown {unknown}")
+                    raise ValueError(
+                        f"profile {p.name!r} {field}: expected pool models, found unknown {unknown}"
+                    )
         return self
 
     def model(self, name: str) -> ModelSettings | None:
@@ -316,8 +331,9 @@ def load_gateway_settings(
         raise ConfigError(_format_validation(exc, file, lines)) from None
 
 
-def secret_from_env(name: str | None, *, environ: Mapping[str, str] | None = None
-                    ) -> SecretStr | None:
+def secret_from_env(
+    name: str | None, *, environ: Mapping[str, str] | None = None
+) -> SecretStr | None:
     """The value of environment variable ``name`` as a ``SecretStr`` (``None`` if unset)."""
     if not name:
         return None
@@ -326,8 +342,9 @@ def secret_from_env(name: str | None, *, environ: Mapping[str, str] | None = Non
     return SecretStr(value) if value else None
 
 
-def env_secret_lookup(environ: Mapping[str, str] | None = None
-                      ) -> Callable[[str | None], SecretStr | None]:
+def env_secret_lookup(
+    environ: Mapping[str, str] | None = None,
+) -> Callable[[str | None], SecretStr | None]:
     """A ``lookup(env_name) -> SecretStr | None`` bound to ``environ`` (default ``os.environ``)."""
     return lambda name: secret_from_env(name, environ=environ)
 
@@ -348,8 +365,9 @@ def _read_yaml(file: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{file}: expected a mapping at the top level, "
-                          f"found {type(raw).__name__}")
+        raise ConfigError(
+            f"{file}: expected a mapping at the top level, found {type(raw).__name__}"
+        )
     lines: dict[tuple[str, ...], int] = {}
     if node is not None:
         _index_lines(node, (), lines)
@@ -390,12 +408,11 @@ def _short(value: Any) -> str:
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    skip = {"POLYROUTE_DATA_DIR", "POLYROUTE_CACHE_DIR", "POLYROUTE_API_KEY",
-            "POLYROUTE_ADMIN_KEY"}
+    skip = {"POLYROUTE_DATA_DIR", "POLYROUTE_CACHE_DIR", "POLYROUTE_API_KEY", "POLYROUTE_ADMIN_KEY"}
     for key, value in env.items():
         if not key.startswith(ENV_PREFIX) or key in skip or "__" not in key:
             continue
-        dotted = key[len(ENV_PREFIX):].lower().replace("__", ".")
+        dotted = key[len(ENV_PREFIX) :].lower().replace("__", ".")
         try:
             out[dotted] = yaml.safe_load(value)
         except yaml.YAMLError:

@@ -52,8 +52,9 @@ def test_data_list_with_absent_data_dir_still_lists(capsys, tmp_path):
 
 
 def test_data_show_json(capsys, data_dir):
-    code, out, _ = _run(capsys, "data", "show", "routerbench", "--data-dir", str(data_dir),
-                        "--json")
+    code, out, _ = _run(
+        capsys, "data", "show", "routerbench", "--data-dir", str(data_dir), "--json"
+    )
     assert code == 0
     info = json.loads(out)
     assert info["n_prompts"] == 3164 and info["cost_unit"] == "usd"
@@ -65,8 +66,9 @@ def test_data_show_json(capsys, data_dir):
 
 
 def test_data_show_table_with_split(capsys, data_dir):
-    code, out, _ = _run(capsys, "data", "show", "routerdc", "--data-dir", str(data_dir),
-                        "--split", "ood")
+    code, out, _ = _run(
+        capsys, "data", "show", "routerdc", "--data-dir", str(data_dir), "--split", "ood"
+    )
     assert code == 0
     assert out.splitlines()[0] == "routerdc:ood: 2717 prompts x 7 models"
     assert "cost unit: (no costs)" in out
@@ -92,8 +94,9 @@ def test_data_show_unknown_name_is_one_line_error(capsys):
 
 
 def test_data_show_unknown_split_is_one_line_error(capsys, data_dir):
-    code, _, err = _run(capsys, "data", "show", "routerbench", "--data-dir", str(data_dir),
-                        "--split", "val")
+    code, _, err = _run(
+        capsys, "data", "show", "routerbench", "--data-dir", str(data_dir), "--split", "val"
+    )
     assert code == 2 and "has no split 'val'; expected one of: train, test" in err
 
 

@@ -11,12 +11,36 @@ from polyroute.data import load_dataset, read_routing_file
 from polyroute.exceptions import DataError, DataNotFoundError
 
 ROWS = [
-    {"id": "q1", "prompt": "What is 2+2?", "task": "math", "split": "train",
-     "small": 1.0, "large": 1.0, "small|cost": 0.001, "large|cost": 0.02},
-    {"id": "q2", "prompt": "Prove Fermat's last theorem.", "task": "math", "split": "test",
-     "small": 0.0, "large": 0.5, "small|cost": 0.002, "large|cost": 0.04},
-    {"id": "q3", "prompt": "Name a colour.", "task": "chat", "split": "train",
-     "small": 1.0, "large": None, "small|cost": 0.001, "large|cost": 0.01},
+    {
+        "id": "q1",
+        "prompt": "What is 2+2?",
+        "task": "math",
+        "split": "train",
+        "small": 1.0,
+        "large": 1.0,
+        "small|cost": 0.001,
+        "large|cost": 0.02,
+    },
+    {
+        "id": "q2",
+        "prompt": "Prove Fermat's last theorem.",
+        "task": "math",
+        "split": "test",
+        "small": 0.0,
+        "large": 0.5,
+        "small|cost": 0.002,
+        "large|cost": 0.04,
+    },
+    {
+        "id": "q3",
+        "prompt": "Name a colour.",
+        "task": "chat",
+        "split": "train",
+        "small": 1.0,
+        "large": None,
+        "small|cost": 0.001,
+        "large|cost": 0.01,
+    },
 ]
 OPTS = {"id_column": "id", "task_column": "task", "split_column": "split"}
 
@@ -50,8 +74,9 @@ def test_generic_round_trip(tmp_path, fmt):
 
 def test_generic_defaults_and_cost_mapping(tmp_path):
     rows = [{"prompt": r["prompt"], "small": r["small"], "large": r["large"]} for r in ROWS]
-    ds = read_routing_file(_write(tmp_path, "csv", rows), name="mine",
-                           costs={"large": 10.0, "small": 1.0})
+    ds = read_routing_file(
+        _write(tmp_path, "csv", rows), name="mine", costs={"large": 10.0, "small": 1.0}
+    )
     assert ds.name == "mine" and list(ds.prompt_ids) == ["0", "1", "2"]
     assert set(ds.tasks) == {"default"} and ds.splits == {}
     np.testing.assert_array_equal(ds.costs, [1.0, 10.0])
@@ -59,8 +84,10 @@ def test_generic_defaults_and_cost_mapping(tmp_path):
 
 def test_generic_booleans_read_as_scores(tmp_path):
     path = tmp_path / "b.jsonl"
-    path.write_text('{"prompt": "a", "m1": true, "m2": false}\n'
-                    '{"prompt": "b", "m1": false, "m2": null}\n', encoding="utf-8")
+    path.write_text(
+        '{"prompt": "a", "m1": true, "m2": false}\n{"prompt": "b", "m1": false, "m2": null}\n',
+        encoding="utf-8",
+    )
     np.testing.assert_array_equal(read_routing_file(path).scores, [[1, 0], [0, np.nan]])
 
 
@@ -85,8 +112,11 @@ def test_generic_malformed_jsonl_names_line(tmp_path):
 
 def test_generic_score_out_of_range_names_file_column_row(tmp_path):
     rows = [dict(ROWS[0]), dict(ROWS[1], large=7.0)]
-    with pytest.raises(DataError, match=r"tiny\.csv: scores must lie in \[0, 1\]; found 7 in "
-                                        r"column 'large', row 2"):
+    with pytest.raises(
+        DataError,
+        match=r"tiny\.csv: scores must lie in \[0, 1\]; found 7 in "
+        r"column 'large', row 2",
+    ):
         read_routing_file(_write(tmp_path, "csv", rows), **OPTS)
 
 
@@ -101,8 +131,11 @@ def test_generic_cost_vector_wrong_length(tmp_path):
     path = _write(tmp_path, "csv", rows)
     with pytest.raises(DataError, match="costs has 3 entries; dataset has 2 models"):
         read_routing_file(path, costs=[1.0, 2.0, 3.0])
-    with pytest.raises(DataError, match=r"costs has 1 entries; dataset has 2 models \(missing "
-                                        r"\['m2'\]"):
+    with pytest.raises(
+        DataError,
+        match=r"costs has 1 entries; dataset has 2 models \(missing "
+        r"\['m2'\]",
+    ):
         read_routing_file(path, costs={"m1": 1.0})
 
 
@@ -120,8 +153,11 @@ def test_generic_orphan_cost_column(tmp_path):
 
 def test_generic_missing_prompt_column(tmp_path):
     rows = [{"text": "a", "m1": 1}]
-    with pytest.raises(DataError, match=r"expected a prompt column 'prompt'; found columns "
-                                        r"\['text', 'm1'\]"):
+    with pytest.raises(
+        DataError,
+        match=r"expected a prompt column 'prompt'; found columns "
+        r"\['text', 'm1'\]",
+    ):
         read_routing_file(_write(tmp_path, "csv", rows))
 
 
@@ -133,8 +169,9 @@ def test_generic_no_model_columns(tmp_path):
 
 def test_generic_non_numeric_score_hints_at_columns(tmp_path):
     rows = [{"prompt": "a", "task": "t", "m1": 1}]
-    with pytest.raises(DataError, match="score column 'task' must be numeric; found 't' in row 1"
-                                        ".*task_column"):
+    with pytest.raises(
+        DataError, match="score column 'task' must be numeric; found 't' in row 1.*task_column"
+    ):
         read_routing_file(_write(tmp_path, "csv", rows))
 
 
@@ -147,8 +184,11 @@ def test_generic_duplicate_ids(tmp_path):
 def test_generic_unknown_extension(tmp_path):
     path = tmp_path / "data.xlsx"
     path.write_text("x", encoding="utf-8")
-    with pytest.raises(DataError, match=r"unknown file extension '\.xlsx'; expected one of: "
-                                        r"\.csv"):
+    with pytest.raises(
+        DataError,
+        match=r"unknown file extension '\.xlsx'; expected one of: "
+        r"\.csv",
+    ):
         read_routing_file(path)
 
 

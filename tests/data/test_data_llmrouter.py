@@ -22,8 +22,20 @@ def test_llmrouter_tasks_joined(load):
     assert len(ds.task_names) == 14
     test = ds.split("test")
     assert {t: int((test.tasks == t).sum()) for t in test.task_names} == dict.fromkeys(
-        ["agentverse-logicgrid", "agentverse-mgsm", "commongen", "natural_qa", "trivia_qa",
-         "mmlu", "gpqa", "mbpp", "human_eval", "gsm8k"], 50)
+        [
+            "agentverse-logicgrid",
+            "agentverse-mgsm",
+            "commongen",
+            "natural_qa",
+            "trivia_qa",
+            "mmlu",
+            "gpqa",
+            "mbpp",
+            "human_eval",
+            "gsm8k",
+        ],
+        50,
+    )
 
 
 def test_llmrouter_costs_use_candidate_prices(load):
@@ -31,8 +43,9 @@ def test_llmrouter_costs_use_candidate_prices(load):
     assert ds.cost_unit == "usd" and ds.costs.shape == (ds.n_prompts, 9)
     costs = dict(zip(ds.model_names, ds.model_costs(), strict=True))
     # $0.90 vs $0.20 vs $0.10 per million tokens (in = out), same token estimate
-    assert costs["llama-3.3-nemotron-super-49b-v1"] / costs["qwen2.5-7b-instruct"] == \
-        pytest.approx(4.5)
+    assert costs["llama-3.3-nemotron-super-49b-v1"] / costs["qwen2.5-7b-instruct"] == pytest.approx(
+        4.5
+    )
     assert costs["gemma-2-9b-it"] / costs["qwen2.5-7b-instruct"] == pytest.approx(0.5)
     assert ((ds.scores >= 0) & (ds.scores <= 1)).all() and not np.isnan(ds.scores).any()
 

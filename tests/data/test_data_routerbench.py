@@ -44,7 +44,11 @@ def test_routerbench_costs_match_source_means(load):
     for task, mean in (("arc_challenge", 0.00145), ("mbpp", 0.00194), ("winogrande", 0.00101)):
         assert ds.costs[ds.tasks == task].mean() == pytest.approx(mean, rel=0.02)
     costs = dict(zip(ds.model_names, ds.model_costs(), strict=True))
-    assert costs["gpt-4-1106-preview"] > costs["gpt-3.5-turbo-1106"] > costs["mistralai/mistral-7b-chat"]
+    assert (
+        costs["gpt-4-1106-preview"]
+        > costs["gpt-3.5-turbo-1106"]
+        > costs["mistralai/mistral-7b-chat"]
+    )
 
 
 def test_routerbench_prompts_are_parsed_message_text(load):

@@ -36,8 +36,9 @@ class CountingEncoder(HashingEncoder):
     def encoder_id(self) -> str:
         return f"counting-{self.tag}/{super().encoder_id}"
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64,
-               show_progress: bool = False) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False
+    ) -> np.ndarray:
         self.calls += 1
         self.seen.extend(texts)
         return super().encode(texts, batch_size=batch_size)
@@ -126,8 +127,10 @@ def test_truncated_vector_warns_and_reembeds(tmp_path: Path) -> None:
 def test_metadata_mismatch_rebuilds(tmp_path: Path) -> None:
     enc = CountingEncoder()
     encode_cached(enc, TEXTS[:4], cache_dir=tmp_path)
-    with (pytest.warns(EmbeddingCacheWarning, match="expected metadata"),
-          EmbeddingCache(enc.encoder_id, 99, cache_dir=tmp_path) as cache):
+    with (
+        pytest.warns(EmbeddingCacheWarning, match="expected metadata"),
+        EmbeddingCache(enc.encoder_id, 99, cache_dir=tmp_path) as cache,
+    ):
         assert len(cache) == 0
 
 
@@ -144,8 +147,9 @@ def test_bad_inputs(tmp_path: Path) -> None:
 
 
 class WrongShapeEncoder(HashingEncoder):
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64,
-               show_progress: bool = False) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False
+    ) -> np.ndarray:
         return super().encode(texts)[:, :3]
 
 

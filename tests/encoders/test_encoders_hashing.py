@@ -30,9 +30,13 @@ EXPECTED_HELLO_WORLD_BUCKETS = [0, 11, 13]  # "hello", "world", "hello world"
 
 def test_similar_texts_are_closer_than_unrelated() -> None:
     enc = HashingEncoder(dim=256)
-    a, b, c = enc.encode(["the capital of france is paris",
-                          "what is the capital of france",
-                          "integrate x squared from zero to one"])
+    a, b, c = enc.encode(
+        [
+            "the capital of france is paris",
+            "what is the capital of france",
+            "integrate x squared from zero to one",
+        ]
+    )
     assert a @ b > a @ c
 
 
@@ -63,8 +67,16 @@ def test_char_ngrams_match_misspellings() -> None:
     assert c[0] @ c[1] > 0.5
 
 
-@pytest.mark.parametrize("kwargs", [{"dim": 0}, {"dim": 2.5}, {"ngram_range": (2, 1)},
-                                    {"ngram_range": (0, 1)}, {"char_ngram_range": (3,)}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"dim": 0},
+        {"dim": 2.5},
+        {"ngram_range": (2, 1)},
+        {"ngram_range": (0, 1)},
+        {"char_ngram_range": (3,)},
+    ],
+)
 def test_invalid_settings(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError, match="expected"):
         HashingEncoder(**kwargs)  # type: ignore[arg-type]

@@ -27,8 +27,9 @@ def test_unknown_name_lists_valid_names() -> None:
     with pytest.raises(UnknownComponentError) as info:
         make_encoder("bert-large")
     message = str(info.value)
-    assert message == ("unknown encoder 'bert-large'; expected one of: hashing, minilm, "
-                       "minilm-st, minilm-static")
+    assert message == (
+        "unknown encoder 'bert-large'; expected one of: hashing, minilm, minilm-st, minilm-static"
+    )
     assert isinstance(info.value, ConfigError) and isinstance(info.value, KeyError)
 
 

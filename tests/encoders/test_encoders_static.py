@@ -62,12 +62,16 @@ def test_encode_is_deterministic_unit_norm_and_batch_invariant(
 
 
 def test_similar_prompts_are_closer_than_unrelated(static: StaticMiniLMEncoder) -> None:
-    anchors = ["What is the capital city of France?",
-               "Write a Python function that reverses a linked list.",
-               "Solve for x: 3x + 7 = 22."]
-    paraphrases = ["Which city is the capital of France?",
-                   "Implement linked list reversal in Python code.",
-                   "Find x if 3x plus 7 equals 22."]
+    anchors = [
+        "What is the capital city of France?",
+        "Write a Python function that reverses a linked list.",
+        "Solve for x: 3x + 7 = 22.",
+    ]
+    paraphrases = [
+        "Which city is the capital of France?",
+        "Implement linked list reversal in Python code.",
+        "Find x if 3x plus 7 equals 22.",
+    ]
     a, p = static.encode(anchors), static.encode(paraphrases)
     sims = a @ p.T  # row i: anchor i against every paraphrase
     assert (sims.argmax(axis=1) == np.arange(3)).all()
@@ -109,8 +113,7 @@ def test_encoder_id_and_cached_embedding(static: StaticMiniLMEncoder, tmp_path: 
 def test_distillation_is_cached_and_recipe_changes_reuse_it(
     minilm: MiniLMEncoder, tmp_path: Path
 ) -> None:
-    kw = {"vocab_size": 400, "cache_dir": tmp_path, "onnx_path": minilm.onnx_path,
-          "num_threads": 1}
+    kw = {"vocab_size": 400, "cache_dir": tmp_path, "onnx_path": minilm.onnx_path, "num_threads": 1}
     first = StaticMiniLMEncoder(**kw)
     assert first.distillation_s is not None and first.distillation_s > 0
     files = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "static").glob("*.npz")}
@@ -128,9 +131,13 @@ def test_distillation_is_cached_and_recipe_changes_reuse_it(
 
 
 def test_unreadable_table_is_rebuilt(minilm: MiniLMEncoder, tmp_path: Path) -> None:
-    kw = {"vocab_size": 50, "n_components": 16, "cache_dir": tmp_path,
-          "onnx_path": minilm.onnx_path,
-          "num_threads": 1}
+    kw = {
+        "vocab_size": 50,
+        "n_components": 16,
+        "cache_dir": tmp_path,
+        "onnx_path": minilm.onnx_path,
+        "num_threads": 1,
+    }
     reference = StaticMiniLMEncoder(**kw).encode(["the"])
     for path in (tmp_path / "static").glob("*.npz"):
         path.write_bytes(b"not a zip file")
@@ -140,9 +147,12 @@ def test_unreadable_table_is_rebuilt(minilm: MiniLMEncoder, tmp_path: Path) -> N
 
 
 def test_missing_weights_folder_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"model_dir: expected a directory with config.json, "
-                                          r"model.safetensors, tokenizer.json at .*; found no "
-                                          r"such directory"):
+    with pytest.raises(
+        ConfigError,
+        match=r"model_dir: expected a directory with config.json, "
+        r"model.safetensors, tokenizer.json at .*; found no "
+        r"such directory",
+    ):
         make_encoder("minilm-static", model_dir=tmp_path / "absent")
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ConfigError, match="found missing model.safetensors, tokenizer.json"):
@@ -151,11 +161,13 @@ def test_missing_weights_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"weighting": "tfidf"}, "weighting: expected one of zipf, sif, none; found 'tfidf'"),
-     ({"n_components": 0}, "n_components: expected an int >= 1; found 0"),
-     ({"sif_a": -1.0}, "sif_a: expected a positive float; found -1.0"),
-     ({"max_tokens": 0}, "max_tokens: expected an int >= 1; found 0"),
-     ({"vocab_size": 0}, "vocab_size: expected an int >= 1; found 0")],
+    [
+        ({"weighting": "tfidf"}, "weighting: expected one of zipf, sif, none; found 'tfidf'"),
+        ({"n_components": 0}, "n_components: expected an int >= 1; found 0"),
+        ({"sif_a": -1.0}, "sif_a: expected a positive float; found -1.0"),
+        ({"max_tokens": 0}, "max_tokens: expected an int >= 1; found 0"),
+        ({"vocab_size": 0}, "vocab_size: expected an int >= 1; found 0"),
+    ],
 )
 def test_bad_settings_are_rejected(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -164,5 +176,10 @@ def test_bad_settings_are_rejected(kwargs: dict[str, object], message: str) -> N
 
 def test_too_many_components_for_the_model(minilm: MiniLMEncoder, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"n_components: expected an int in \[1, 384\]"):
-        StaticMiniLMEncoder(n_components=500, vocab_size=600, cache_dir=tmp_path,
-                            onnx_path=minilm.onnx_path, num_threads=1)
+        StaticMiniLMEncoder(
+            n_components=500,
+            vocab_size=600,
+            cache_dir=tmp_path,
+            onnx_path=minilm.onnx_path,
+            num_threads=1,
+        )

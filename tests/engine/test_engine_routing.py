@@ -43,12 +43,21 @@ def test_candidates_with_deployments_win_over_route_only_models(make_engine) -> 
 
 
 def test_rules_run_before_the_router(make_engine) -> None:
-    rules = [{"name": "code", "when": {"has_code": True}, "model": "math-pro"},
-             {"name": "russian", "when": {"language": ["ru"]}, "candidates": ["cheap", "poet"],
-              "cost_weight": 2.0},
-             {"name": "topic", "when": {"pattern": r"\bhaiku\b"}, "model": "poet"}]
-    engine = make_engine(profiles=[{"name": "auto", "encoder": "hashing", "rules": rules,
-                                    "cost_weight_range": [0.0, 2.0]}])
+    rules = [
+        {"name": "code", "when": {"has_code": True}, "model": "math-pro"},
+        {
+            "name": "russian",
+            "when": {"language": ["ru"]},
+            "candidates": ["cheap", "poet"],
+            "cost_weight": 2.0,
+        },
+        {"name": "topic", "when": {"pattern": r"\bhaiku\b"}, "model": "poet"},
+    ]
+    engine = make_engine(
+        profiles=[
+            {"name": "auto", "encoder": "hashing", "rules": rules, "cost_weight_range": [0.0, 2.0]}
+        ]
+    )
     code = engine.route(RouteRequest("auto", "```python\ndef f(x):\n    return x\n```"))
     assert (code.model, code.rule, code.strategy) == ("math-pro", "code", "rule")
     ru = engine.route(RouteRequest("auto", "Напиши мне, пожалуйста, стихотворение о луне"))
@@ -75,11 +84,18 @@ def test_pool_changes_are_seen_by_the_next_decision(make_engine) -> None:
         engine.route(RouteRequest("auto", MATH))
 
 
-@pytest.mark.parametrize(("text", "lang"), [
-    ("What is the capital of France?", "en"), ("北京是中国的首都吗？请回答。", "zh"),
-    ("東京はどこですか", "ja"), ("서울은 한국의 수도입니다", "ko"), ("Где находится Москва?", "ru"),
-    ("ما هي عاصمة فرنسا؟", "ar"), ("", "en"),
-])
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("What is the capital of France?", "en"),
+        ("北京是中国的首都吗？请回答。", "zh"),
+        ("東京はどこですか", "ja"),
+        ("서울은 한국의 수도입니다", "ko"),
+        ("Где находится Москва?", "ru"),
+        ("ما هي عاصمة فرنسا؟", "ar"),
+        ("", "en"),
+    ],
+)
 def test_language_is_the_dominant_script(text: str, lang: str) -> None:
     assert detect_language(text) == lang
 
@@ -102,16 +118,28 @@ def test_router_artifact_rewritten_on_disk_is_reloaded(tmp_path, router, hashing
     from polyroute.state import InMemoryStateStore
 
     router.save(tmp_path / "router")
-    settings = GatewaySettings.model_validate({
-        "models": [{"name": m, "cost_per_query_usd": 0.01} for m in
-                   ("math-pro", "poet", "cheap", "newbie")],
-        "profiles": [{"name": "auto", "encoder": "hashing", "router": "router"}]})
+    settings = GatewaySettings.model_validate(
+        {
+            "models": [
+                {"name": m, "cost_per_query_usd": 0.01}
+                for m in ("math-pro", "poet", "cheap", "newbie")
+            ],
+            "profiles": [{"name": "auto", "encoder": "hashing", "router": "router"}],
+        }
+    )
     store = InMemoryStateStore()
     pool = ModelPool(":memory:", store=store)
     pool.seed(settings.models)
-    engine = RoutingEngine(settings, pool, store=store, upstream=HttpxUpstream(),
-                           secret_lookup=lambda name: None, encoders={"hashing": hashing},
-                           config_dir=tmp_path, poll_interval_s=0.0)
+    engine = RoutingEngine(
+        settings,
+        pool,
+        store=store,
+        upstream=HttpxUpstream(),
+        secret_lookup=lambda name: None,
+        encoders={"hashing": hashing},
+        config_dir=tmp_path,
+        poll_interval_s=0.0,
+    )
     engine.start()
     first = engine.route(RouteRequest("auto", MATH))
     assert "newbie" not in [c.model for c in first.candidates]

@@ -30,11 +30,17 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert 25 < (parse_retry_after(later) or 0) <= 30
 
 
-@pytest.mark.parametrize(("status", "cls", "retryable"), [
-    (429, RateLimited, True), (500, UpstreamServerError, True), (503, UpstreamServerError, True),
-    (408, UpstreamTimeout, True), (400, UpstreamClientError, False),
-    (401, UpstreamClientError, False),
-])
+@pytest.mark.parametrize(
+    ("status", "cls", "retryable"),
+    [
+        (429, RateLimited, True),
+        (500, UpstreamServerError, True),
+        (503, UpstreamServerError, True),
+        (408, UpstreamTimeout, True),
+        (400, UpstreamClientError, False),
+        (401, UpstreamClientError, False),
+    ],
+)
 def test_statuses_map_to_error_classes(status: int, cls: type, retryable: bool) -> None:
     dep = Deployment(name="d", model="m", base_url="http://h/v1")
     exc = status_error(status, {"retry-after": "3"}, b'{"error": {"message": "nope"}}', dep)
@@ -88,11 +94,14 @@ def test_keep_alive_is_reused_and_a_stale_connection_is_replaced() -> None:
     assert len(connections) == 2  # requests 1 and 2 shared a connection
 
 
-@pytest.mark.parametrize(("reply", "error"), [
-    (b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n{\"cut", UpstreamConnectionError),
-    (b"NOT HTTP AT ALL\r\n\r\n", UpstreamConnectionError),
-    (None, UpstreamTimeout),
-])
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (b'HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n{"cut', UpstreamConnectionError),
+        (b"NOT HTTP AT ALL\r\n\r\n", UpstreamConnectionError),
+        (None, UpstreamTimeout),
+    ],
+)
 def test_truncated_garbled_and_silent_answers_raise(reply: bytes | None, error: type) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _read_request(reader)

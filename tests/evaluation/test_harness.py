@@ -37,8 +37,15 @@ def synthetic():  # type: ignore[no-untyped-def]
 
 
 def _run(routers, train, tests, tmp_path: Path, **kw):  # type: ignore[no-untyped-def]
-    return evaluate(routers, train, tests, encoder="hashing", show_progress=False,
-                    embed_kwargs={"cache_dir": tmp_path}, **kw)
+    return evaluate(
+        routers,
+        train,
+        tests,
+        encoder="hashing",
+        show_progress=False,
+        embed_kwargs={"cache_dir": tmp_path},
+        **kw,
+    )
 
 
 def test_fits_once_and_predicts_once_per_test_set(synthetic, tmp_path: Path) -> None:
@@ -69,8 +76,13 @@ def test_results_order_routers_sensibly(synthetic, tmp_path: Path) -> None:
 
 def test_skips_embedding_when_no_router_reads_the_query(synthetic, tmp_path: Path) -> None:
     train, tests = synthetic
-    res = evaluate(["best-single", "oracle", "random"], train, tests, encoder="no-such-encoder",
-                   show_progress=False)
+    res = evaluate(
+        ["best-single", "oracle", "random"],
+        train,
+        tests,
+        encoder="no-such-encoder",
+        show_progress=False,
+    )
     assert res.encoder is None
     with pytest.raises(Exception, match="unknown encoder 'no-such-encoder'"):
         evaluate(["knn"], train, tests, encoder="no-such-encoder", show_progress=False)
@@ -78,8 +90,16 @@ def test_skips_embedding_when_no_router_reads_the_query(synthetic, tmp_path: Pat
 
 def test_two_model_pool_reports_apgr(tmp_path: Path) -> None:
     ds = make_routing_dataset(600, 2, seed=1)
-    res = _run(["best-single", "knn", "oracle"], ds.split("train"), {"test": ds.split("test")},
-               tmp_path).tests["test"].routers
+    res = (
+        _run(
+            ["best-single", "knn", "oracle"],
+            ds.split("train"),
+            {"test": ds.split("test")},
+            tmp_path,
+        )
+        .tests["test"]
+        .routers
+    )
     assert res["best-single"].apgr == pytest.approx(0.5)  # constant scores: random in expectation
     assert res["oracle"].apgr > 1.0 and res["oracle"].apgr > res["knn"].apgr > 0.5
 
@@ -95,8 +115,9 @@ def test_rejects_a_test_set_with_another_pool(synthetic, tmp_path: Path) -> None
 
 def test_report_writes_markdown_json_and_png(synthetic, tmp_path: Path) -> None:
     train, tests = synthetic
-    res = _run({"knn": make_router("knn"), "zero": make_router("zero-router")}, train, tests,
-               tmp_path)
+    res = _run(
+        {"knn": make_router("knn"), "zero": make_router("zero-router")}, train, tests, tmp_path
+    )
     res.command = "polyroute eval --dataset synthetic"
     paths = write_report(res, tmp_path / "out", "synthetic", title="Synthetic")
     md = paths["md"].read_text()
@@ -128,13 +149,25 @@ def test_text_routers_get_prompts(synthetic, tmp_path: Path) -> None:
 
 
 def test_routerdc_suite_reproduces_the_reference_numbers(data_dir: Path) -> None:
-    res = run_suite("routerdc", routers=["best-single", "task-oracle", "oracle"],
-                    data_dir=data_dir, show_progress=False)
-    got = {(r, t): 100 * res.tests[t].routers[r].average
-           for t in ("id", "ood") for r in ("best-single", "task-oracle", "oracle")}
-    want = {("best-single", "id"): 54.56, ("task-oracle", "id"): 58.70, ("oracle", "id"): 77.52,
-            ("best-single", "ood"): 43.95, ("task-oracle", "ood"): 46.36,
-            ("oracle", "ood"): 70.34}
+    res = run_suite(
+        "routerdc",
+        routers=["best-single", "task-oracle", "oracle"],
+        data_dir=data_dir,
+        show_progress=False,
+    )
+    got = {
+        (r, t): 100 * res.tests[t].routers[r].average
+        for t in ("id", "ood")
+        for r in ("best-single", "task-oracle", "oracle")
+    }
+    want = {
+        ("best-single", "id"): 54.56,
+        ("task-oracle", "id"): 58.70,
+        ("oracle", "id"): 77.52,
+        ("best-single", "ood"): 43.95,
+        ("task-oracle", "ood"): 46.36,
+        ("oracle", "ood"): 70.34,
+    }
     for key, value in want.items():
         assert got[key] == pytest.approx(value, abs=0.01), key
     assert res.encoder is None  # no embeddings needed for these

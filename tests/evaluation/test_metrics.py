@@ -31,8 +31,12 @@ COSTS = np.array([1.0, 3.0])
 
 def _curve(costs: list[float], qualities: list[float]) -> DeferralCurve:
     k = len(costs)
-    return DeferralCurve(np.arange(k, dtype=float), np.array(costs, dtype=float),
-                         np.array(qualities, dtype=float), np.zeros((k, 0), dtype=np.int64))
+    return DeferralCurve(
+        np.arange(k, dtype=float),
+        np.array(costs, dtype=float),
+        np.array(qualities, dtype=float),
+        np.zeros((k, 0), dtype=np.int64),
+    )
 
 
 def test_oracle_deferral_curve_by_hand() -> None:
@@ -175,10 +179,14 @@ def test_apgr_oracle_shares_ties() -> None:
         (lambda: deferral_curve(Y[:, :1], Y, COSTS), "pred_scores has shape (4, 1); expected"),
         (lambda: deferral_curve(Y, Y, np.ones(3)), "costs_true has shape (3,); expected (2,)"),
         (lambda: deferral_curve(Y, Y, COSTS, cost_weights=[-1.0]), "cost_weights must be"),
-        (lambda: area_under_curve(_curve([1.0], [0.5]), cost_min=1.0, cost_max=1.0),
-         "cost_max must be greater than cost_min"),
-        (lambda: qnc(_curve([1.0], [0.5]), target_quality=0.5, reference_cost=0.0),
-         "reference_cost must be > 0"),
+        (
+            lambda: area_under_curve(_curve([1.0], [0.5]), cost_min=1.0, cost_max=1.0),
+            "cost_max must be greater than cost_min",
+        ),
+        (
+            lambda: qnc(_curve([1.0], [0.5]), target_quality=0.5, reference_cost=0.0),
+            "reference_cost must be > 0",
+        ),
         (lambda: apgr(Y, Y, strong=0, weak=0), "two different model indices"),
         (lambda: apgr(Y, Y, strong=0, weak=1), "strong model must beat the weak one"),
         (lambda: task_accuracy(np.array([0, 1]), Y, ["a"] * 4), "choices has shape (2,)"),

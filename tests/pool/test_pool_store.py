@@ -13,9 +13,17 @@ from polyroute.gateway_config import ModelSettings
 from polyroute.pool import ModelPool, parse_deployment, parse_model
 from polyroute.state import InMemoryStateStore
 
-SEED = [ModelSettings(name="b-model", cost_per_query_usd=0.1),
-        ModelSettings.model_validate({"name": "a/model", "deployments": [
-            {"name": "d1", "base_url": "http://127.0.0.1:1/v1", "api_key_env": "KEY_A"}]})]
+SEED = [
+    ModelSettings(name="b-model", cost_per_query_usd=0.1),
+    ModelSettings.model_validate(
+        {
+            "name": "a/model",
+            "deployments": [
+                {"name": "d1", "base_url": "http://127.0.0.1:1/v1", "api_key_env": "KEY_A"}
+            ],
+        }
+    ),
+]
 
 
 def test_seeds_once_keeps_config_order_and_persists_in_wal_mode(tmp_path: Path) -> None:
@@ -39,8 +47,7 @@ def test_every_change_bumps_the_version_and_is_published() -> None:
     store.subscribe(ModelPool.TOPIC, lambda version, payload: seen.append(payload["version"]))
     pool = ModelPool(":memory:", store=store)
     pool.seed(SEED)
-    pool.upsert_deployment("b-model", parse_deployment({"name": "x",
-                                                        "base_url": "http://h:1/v1"}))
+    pool.upsert_deployment("b-model", parse_deployment({"name": "x", "base_url": "http://h:1/v1"}))
     pool.remove_deployment("b-model", "x")
     pool.remove_model("a/model")
     assert seen == [1, 2, 3, 4] and pool.version() == 4
@@ -52,8 +59,14 @@ def test_every_change_bumps_the_version_and_is_published() -> None:
 def test_upsert_replaces_deployments_and_remove_cascades_to_profiles() -> None:
     pool = ModelPool(":memory:")
     pool.seed(SEED)
-    assert pool.upsert_model(parse_model({"name": "a/model", "deployments": [
-        {"name": "d2", "base_url": "http://h:2/v1"}]})) is False
+    assert (
+        pool.upsert_model(
+            parse_model(
+                {"name": "a/model", "deployments": [{"name": "d2", "base_url": "http://h:2/v1"}]}
+            )
+        )
+        is False
+    )
     assert [d.name for d in pool.get_model("a/model").deployments] == ["d2"]
     X = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
     pool.attach_profile("a/model", "hashing", X, np.array([1, 0, 1, 1, 0.5]))
@@ -68,11 +81,19 @@ def test_bad_admin_payloads_get_precise_errors() -> None:
     pool = ModelPool(":memory:")
     pool.seed(SEED)
     with pytest.raises(DataError, match="deployments.0.weight"):
-        parse_model({"name": "m", "deployments": [{"name": "d", "base_url": "http://h/v1",
-                                                   "weight": -1}]})
+        parse_model(
+            {"name": "m", "deployments": [{"name": "d", "base_url": "http://h/v1", "weight": -1}]}
+        )
     with pytest.raises(DataError, match="unique deployment names"):
-        parse_model({"name": "m", "deployments": [{"name": "d", "base_url": "http://h/v1"},
-                                                  {"name": "d", "base_url": "http://h/v1"}]})
+        parse_model(
+            {
+                "name": "m",
+                "deployments": [
+                    {"name": "d", "base_url": "http://h/v1"},
+                    {"name": "d", "base_url": "http://h/v1"},
+                ],
+            }
+        )
     with pytest.raises(DataError, match=r"grades in \[0, 1\], found \[0, 3\]"):
         pool.attach_profile("b-model", "hashing", np.zeros((2, 3)), np.array([0.0, 3.0]))
     with pytest.raises(DataError, match=r"X \(2, 3\), y \(3,\)"):

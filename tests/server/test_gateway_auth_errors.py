@@ -50,8 +50,9 @@ def test_every_route_but_health_requires_a_key(gateway_factory, upstreams) -> No
         assert http.get("/readyz").json()["status"] == "ready"
 
 
-def test_admin_routes_refuse_client_keys_and_accept_the_admin_key(gateway_factory,
-                                                                   upstreams) -> None:
+def test_admin_routes_refuse_client_keys_and_accept_the_admin_key(
+    gateway_factory, upstreams
+) -> None:
     srv = gateway_factory({m: [u.base_url] for m, u in upstreams.items()})
     with httpx.Client(base_url=srv.url) as http:
         resp = http.get("/admin/pool", headers={"authorization": f"Bearer {CLIENT_KEY}"})
@@ -61,8 +62,9 @@ def test_admin_routes_refuse_client_keys_and_accept_the_admin_key(gateway_factor
         assert [m["name"] for m in ok.json()["models"]] == ["math-pro", "poet", "cheap"]
 
 
-def test_models_listing_shows_profiles_and_models_but_no_endpoints(gateway_factory,
-                                                                   upstreams) -> None:
+def test_models_listing_shows_profiles_and_models_but_no_endpoints(
+    gateway_factory, upstreams
+) -> None:
     srv = gateway_factory({m: [u.base_url] for m, u in upstreams.items()})
     ids = [m.id for m in client(srv).models.list().data]
     assert ids == ["auto", "math-pro", "poet", "cheap"]
@@ -71,33 +73,42 @@ def test_models_listing_shows_profiles_and_models_but_no_endpoints(gateway_facto
     assert "127.0.0.1" not in text and "base_url" not in text
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    (b"{not json", "malformed JSON"),
-    (b"[1, 2]", "expected a JSON object"),
-    (b'{"model": "auto"}', "'messages'"),
-    (b'{"model": 3, "messages": [{"role": "user", "content": "x"}]}', "'model'"),
-    (b'{"model": "auto", "messages": ["hi"]}', "messages[0]"),
-    (b'{"model": "auto", "stream": "yes", "messages": [{"role": "user", "content": "x"}]}',
-     "'stream'"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"{not json", "malformed JSON"),
+        (b"[1, 2]", "expected a JSON object"),
+        (b'{"model": "auto"}', "'messages'"),
+        (b'{"model": 3, "messages": [{"role": "user", "content": "x"}]}', "'model'"),
+        (b'{"model": "auto", "messages": ["hi"]}', "messages[0]"),
+        (
+            b'{"model": "auto", "stream": "yes", "messages": [{"role": "user", "content": "x"}]}',
+            "'stream'",
+        ),
+    ],
+)
 def test_malformed_bodies_get_400(gateway_factory, upstreams, body, fragment) -> None:
     srv = gateway_factory({m: [u.base_url] for m, u in upstreams.items()})
-    resp = httpx.post(srv.url + "/v1/chat/completions", content=body,
-                      headers={"authorization": f"Bearer {CLIENT_KEY}",
-                               "content-type": "application/json"})
+    resp = httpx.post(
+        srv.url + "/v1/chat/completions",
+        content=body,
+        headers={"authorization": f"Bearer {CLIENT_KEY}", "content-type": "application/json"},
+    )
     err = _assert_error(resp, 400)
     assert fragment in err["message"]
     assert err["type"] == "invalid_request_error"
 
 
-def test_unknown_model_or_profile_gets_404_with_the_valid_names(gateway_factory,
-                                                                upstreams) -> None:
+def test_unknown_model_or_profile_gets_404_with_the_valid_names(gateway_factory, upstreams) -> None:
     srv = gateway_factory({m: [u.base_url] for m, u in upstreams.items()})
     with pytest.raises(openai.NotFoundError) as info:
         client(srv).chat.completions.create(model="gpt-9", messages=MATH)
     assert "gpt-9" in str(info.value) and "math-pro" in str(info.value)
-    resp = httpx.post(srv.url + "/v1/route", json={"model": "polyroute/nope", "messages": MATH},
-                      headers={"authorization": f"Bearer {CLIENT_KEY}"})
+    resp = httpx.post(
+        srv.url + "/v1/route",
+        json={"model": "polyroute/nope", "messages": MATH},
+        headers={"authorization": f"Bearer {CLIENT_KEY}"},
+    )
     assert _assert_error(resp, 404)["code"] == "model_not_found"
 
 
@@ -111,8 +122,10 @@ def test_oversized_body_gets_413(gateway_factory, upstreams) -> None:
 
 
 def test_rate_limit_gets_429_with_retry_after(gateway_factory, upstreams) -> None:
-    srv = gateway_factory({m: [u.base_url] for m, u in upstreams.items()},
-                          security={"rate_limit_rps": 0.5, "rate_limit_burst": 3})
+    srv = gateway_factory(
+        {m: [u.base_url] for m, u in upstreams.items()},
+        security={"rate_limit_rps": 0.5, "rate_limit_burst": 3},
+    )
     c = client(srv)
     for _ in range(3):
         c.chat.completions.create(model="cheap", messages=MATH)
@@ -125,19 +138,28 @@ def test_rate_limit_gets_429_with_retry_after(gateway_factory, upstreams) -> Non
 @pytest.mark.parametrize("how", ["body", "header"])
 def test_cost_weight_outside_the_profile_range_gets_400(gateway_factory, upstreams, how) -> None:
     srv = gateway_factory({m: [u.base_url] for m, u in upstreams.items()})
-    kwargs = ({"extra_body": {"polyroute": {"cost_weight": 5.0}}} if how == "body"
-              else {"extra_headers": {"x-polyroute-cost-weight": "5"}})
+    kwargs = (
+        {"extra_body": {"polyroute": {"cost_weight": 5.0}}}
+        if how == "body"
+        else {"extra_headers": {"x-polyroute-cost-weight": "5"}}
+    )
     with pytest.raises(openai.BadRequestError) as info:
         client(srv).chat.completions.create(model="auto", messages=MATH, **kwargs)
     assert "[0, 2]" in str(info.value)
-    resp = httpx.post(srv.url + "/v1/route", json={"model": "auto", "messages": MATH},
-                      headers={"authorization": f"Bearer {CLIENT_KEY}",
-                               "x-polyroute-cost-weight": "cheap please"})
+    resp = httpx.post(
+        srv.url + "/v1/route",
+        json={"model": "auto", "messages": MATH},
+        headers={
+            "authorization": f"Bearer {CLIENT_KEY}",
+            "x-polyroute-cost-weight": "cheap please",
+        },
+    )
     assert "expected a number" in _assert_error(resp, 400)["message"]
 
 
-def test_model_without_deployments_gets_503_that_says_how_to_add_one(gateway_factory,
-                                                                     upstreams) -> None:
+def test_model_without_deployments_gets_503_that_says_how_to_add_one(
+    gateway_factory, upstreams
+) -> None:
     srv = gateway_factory({"math-pro": [upstreams["math-pro"].base_url]})
     with pytest.raises(openai.APIStatusError) as info:
         client(srv).chat.completions.create(model="cheap", messages=MATH)
@@ -151,9 +173,16 @@ async def _echoing_401(scope, receive, send) -> None:
         return
     auth = dict(scope["headers"]).get(b"authorization", b"").decode()
     body = json.dumps({"error": {"message": f"Incorrect API key provided: {auth}"}}).encode()
-    await send({"type": "http.response.start", "status": 401,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -163,12 +192,19 @@ def test_provider_keys_never_reach_clients_or_logs(tiny_router, encoder, caplog)
         data = settings_for({"cheap": [up.url + "/v1"]}).model_dump(mode="python")
         data["models"][2]["deployments"][0]["api_key_env"] = "PROVIDER_KEY"
         data["server"]["access_log"] = True
-        app = create_app(GatewaySettings.model_validate(data),
-                         environ={**ENV, "PROVIDER_KEY": provider_key},
-                         encoders={"hashing": encoder}, routers={"auto": tiny_router})
+        app = create_app(
+            GatewaySettings.model_validate(data),
+            environ={**ENV, "PROVIDER_KEY": provider_key},
+            encoders={"hashing": encoder},
+            routers={"auto": tiny_router},
+        )
         caplog.set_level(logging.INFO)
-        with ServerThread(app) as srv, httpx.Client(
-                base_url=srv.url, headers={"authorization": f"Bearer {CLIENT_KEY}"}) as http:
+        with (
+            ServerThread(app) as srv,
+            httpx.Client(
+                base_url=srv.url, headers={"authorization": f"Bearer {CLIENT_KEY}"}
+            ) as http,
+        ):
             resp = http.post("/v1/chat/completions", json={"model": "cheap", "messages": MATH})
             listing = http.get("/v1/models").text
             pool = http.get("/admin/pool", headers={"authorization": f"Bearer {ADMIN_KEY}"})

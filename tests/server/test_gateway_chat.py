@@ -28,8 +28,9 @@ def test_auto_routes_by_content_and_says_which_model_and_why(gateway_factory, up
     poem = c.chat.completions.with_raw_response.create(model="polyroute/auto", messages=POEM)
     assert poem.headers["x-polyroute-model"] == "poet"
     # the upstream receives its own model name, and never the polyroute extension field
-    c.chat.completions.create(model="auto", messages=POEM,
-                              extra_body={"polyroute": {"cost_weight": 0.1}})
+    c.chat.completions.create(
+        model="auto", messages=POEM, extra_body={"polyroute": {"cost_weight": 0.1}}
+    )
     sent = upstreams["poet"].requests[-1]
     assert sent["model"] == "poet" and "polyroute" not in sent
 
@@ -38,8 +39,9 @@ def test_cost_weight_moves_the_choice_to_the_cheap_model(gateway_factory, upstre
     srv = gateway_factory({m: [u.base_url] for m, u in upstreams.items()})
     with httpx.Client(base_url=srv.url, headers=AUTH) as http:
         free = http.post("/v1/route", json={"model": "auto", "messages": MATH}).json()
-        thrifty = http.post("/v1/route", json={"model": "auto", "messages": MATH,
-                                               "polyroute": {"cost_weight": 2.0}}).json()
+        thrifty = http.post(
+            "/v1/route", json={"model": "auto", "messages": MATH, "polyroute": {"cost_weight": 2.0}}
+        ).json()
     assert free["model"] == "math-pro" and free["cost_weight"] == 0.0
     assert thrifty["model"] == "cheap" and thrifty["cost_weight"] == 2.0
     by_model = {c["model"]: c for c in thrifty["candidates"]}
@@ -52,8 +54,8 @@ def test_concrete_model_passes_through_streaming_faithfully(gateway_factory, ups
     srv = gateway_factory({m: [u.base_url] for m, u in upstreams.items()})
     c = client(srv)
     with c.chat.completions.with_streaming_response.create(
-            model="poet", messages=POEM, stream=True,
-            stream_options={"include_usage": True}) as resp:
+        model="poet", messages=POEM, stream=True, stream_options={"include_usage": True}
+    ) as resp:
         assert resp.headers["x-polyroute-model"] == "poet"
         assert resp.headers["content-type"].startswith("text/event-stream")
         chunks = list(resp.parse())
@@ -61,8 +63,9 @@ def test_concrete_model_passes_through_streaming_faithfully(gateway_factory, ups
     assert text == "answer from poet"
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
     with httpx.Client(base_url=srv.url, headers=AUTH) as http:
-        raw = http.post("/v1/chat/completions",
-                        json={"model": "poet", "messages": POEM, "stream": True}).text
+        raw = http.post(
+            "/v1/chat/completions", json={"model": "poet", "messages": POEM, "stream": True}
+        ).text
     assert raw.rstrip().endswith("data: [DONE]")
 
 
@@ -102,7 +105,8 @@ def test_stream_falls_back_before_the_first_byte(gateway_factory, upstreams) -> 
     upstreams["math-pro"].set_faults(FaultConfig(drop_connection_rate=1.0))
     srv = gateway_factory({m: [u.base_url] for m, u in upstreams.items()})
     with client(srv).chat.completions.with_streaming_response.create(
-            model="auto", messages=MATH, stream=True) as resp:
+        model="auto", messages=MATH, stream=True
+    ) as resp:
         fallback_model = resp.headers["x-polyroute-model"]
         text = "".join(ch.choices[0].delta.content or "" for ch in resp.parse() if ch.choices)
     assert fallback_model != "math-pro"
@@ -115,16 +119,16 @@ def test_stream_failure_after_first_byte_ends_with_a_clean_error_event(gateway_f
     with FakeUpstream(lambda r: "a long answer that will stall", faults=stall) as up:
         srv = gateway_factory({"poet": [up.base_url]}, retry={"first_token_timeout_s": 0.3})
         with httpx.Client(base_url=srv.url, headers=AUTH, timeout=10) as http:
-            resp = http.post("/v1/chat/completions",
-                             json={"model": "poet", "messages": POEM, "stream": True})
+            resp = http.post(
+                "/v1/chat/completions", json={"model": "poet", "messages": POEM, "stream": True}
+            )
         events = [e for e in resp.text.split("\n\n") if e]
         assert resp.status_code == 200 and resp.headers["x-polyroute-model"] == "poet"
         assert '"content":"a long ' in events[0]
         assert '"error"' in events[-2] and '"upstream_timeout"' in events[-2]
         assert events[-1] == "data: [DONE]"
         with pytest.raises(openai.APIError):
-            stream = client(srv).chat.completions.create(model="poet", messages=POEM,
-                                                         stream=True)
+            stream = client(srv).chat.completions.create(model="poet", messages=POEM, stream=True)
             list(stream)
         assert up.stats["requests"] == 2  # no retry once bytes reached the client
 
@@ -132,11 +136,15 @@ def test_stream_failure_after_first_byte_ends_with_a_clean_error_event(gateway_f
 def test_client_leaving_mid_stream_cancels_the_upstream_read(gateway_factory) -> None:
     stall = FaultConfig(stall_mid_stream_rate=1.0, slow_s=4.0)
     with FakeUpstream(lambda r: "a long answer that will stall", faults=stall) as up:
-        srv = gateway_factory({"poet": [up.base_url]},
-                              retry={"first_token_timeout_s": 8.0, "timeout_s": 10.0})
+        srv = gateway_factory(
+            {"poet": [up.base_url]}, retry={"first_token_timeout_s": 8.0, "timeout_s": 10.0}
+        )
         with httpx.Client(base_url=srv.url, headers=AUTH, timeout=10) as http:
-            with http.stream("POST", "/v1/chat/completions",
-                             json={"model": "poet", "messages": POEM, "stream": True}) as resp:
+            with http.stream(
+                "POST",
+                "/v1/chat/completions",
+                json={"model": "poet", "messages": POEM, "stream": True},
+            ) as resp:
                 assert b'"content":"a long ' in next(resp.iter_raw())
             left = time.monotonic()  # the client hangs up while the upstream stalls
             while up.stats["caller_hung_up"] == 0 and time.monotonic() - left < 3.0:
@@ -148,31 +156,50 @@ def test_client_leaving_mid_stream_cancels_the_upstream_read(gateway_factory) ->
 
 def test_round_robin_profile_and_language_rule(gateway_factory, upstreams) -> None:
     profiles = [
-        {"name": "auto", "encoder": "hashing",
-         "rules": [{"name": "chinese", "when": {"language": ["zh"]}, "model": "cheap"},
-                   {"name": "vip", "when": {"metadata": {"tier": "gold"}}, "model": "poet"}]},
+        {
+            "name": "auto",
+            "encoder": "hashing",
+            "rules": [
+                {"name": "chinese", "when": {"language": ["zh"]}, "model": "cheap"},
+                {"name": "vip", "when": {"metadata": {"tier": "gold"}}, "model": "poet"},
+            ],
+        },
         {"name": "rr", "strategy": "round-robin", "candidates": ["math-pro", "poet", "cheap"]},
     ]
     srv = gateway_factory({m: [u.base_url] for m, u in upstreams.items()}, profiles=profiles)
     c = client(srv)
     zh = c.chat.completions.with_raw_response.create(
-        model="auto", messages=[{"role": "user", "content": "请解这个方程并计算积分，谢谢你的帮助"}])
+        model="auto", messages=[{"role": "user", "content": "请解这个方程并计算积分，谢谢你的帮助"}]
+    )
     assert zh.headers["x-polyroute-model"] == "cheap"
     assert "rule 'chinese'" in zh.headers["x-polyroute-reason"]
     vip = c.chat.completions.with_raw_response.create(
-        model="auto", messages=MATH, extra_headers={"x-polyroute-tag": "tier=gold"})
+        model="auto", messages=MATH, extra_headers={"x-polyroute-tag": "tier=gold"}
+    )
     assert vip.headers["x-polyroute-model"] == "poet"
-    seen = [c.chat.completions.with_raw_response.create(model="rr", messages=MATH)
-            .headers["x-polyroute-model"] for _ in range(6)]
+    seen = [
+        c.chat.completions.with_raw_response.create(model="rr", messages=MATH).headers[
+            "x-polyroute-model"
+        ]
+        for _ in range(6)
+    ]
     assert seen == ["math-pro", "poet", "cheap"] * 2
 
 
 def test_session_key_sticks_to_one_deployment_with_consistent_hashing(gateway_factory) -> None:
     with FakeUpstream() as u0, FakeUpstream() as u1, FakeUpstream() as u2:
-        models = [{"name": "cheap", "balancer": "consistent-hash", "deployments": [
-            {"name": f"d{i}", "base_url": u.base_url} for i, u in enumerate((u0, u1, u2))]}]
-        srv = gateway_factory({}, models=models, profiles=[
-            {"name": "rr", "strategy": "round-robin"}])
+        models = [
+            {
+                "name": "cheap",
+                "balancer": "consistent-hash",
+                "deployments": [
+                    {"name": f"d{i}", "base_url": u.base_url} for i, u in enumerate((u0, u1, u2))
+                ],
+            }
+        ]
+        srv = gateway_factory(
+            {}, models=models, profiles=[{"name": "rr", "strategy": "round-robin"}]
+        )
         c = client(srv)
 
         def deployment(session: str) -> str:
@@ -197,20 +224,28 @@ class _SlowEncoder:
         return self.inner.encode(texts, **kw)
 
 
-def test_auto_sheds_load_when_the_encoder_queue_is_full(upstreams, tiny_router,
-                                                        encoder) -> None:
-    settings = settings_for({m: [u.base_url] for m, u in upstreams.items()},
-                            server={"max_pending_embeddings": 2})
-    app = create_app(settings, environ=ENV, encoders={"hashing": _SlowEncoder(encoder, 1.0)},
-                     routers={"auto": tiny_router})
+def test_auto_sheds_load_when_the_encoder_queue_is_full(upstreams, tiny_router, encoder) -> None:
+    settings = settings_for(
+        {m: [u.base_url] for m, u in upstreams.items()}, server={"max_pending_embeddings": 2}
+    )
+    app = create_app(
+        settings,
+        environ=ENV,
+        encoders={"hashing": _SlowEncoder(encoder, 1.0)},
+        routers={"auto": tiny_router},
+    )
 
     async def burst(url: str) -> list[int]:
         async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=10) as http:
-            replies = await asyncio.gather(*(
-                http.post("/v1/route", json={"model": "auto", "messages": MATH})
-                for _ in range(6)))
-            concrete = await http.post("/v1/chat/completions",
-                                       json={"model": "cheap", "messages": MATH})
+            replies = await asyncio.gather(
+                *(
+                    http.post("/v1/route", json={"model": "auto", "messages": MATH})
+                    for _ in range(6)
+                )
+            )
+            concrete = await http.post(
+                "/v1/chat/completions", json={"model": "cheap", "messages": MATH}
+            )
         assert concrete.status_code == 200  # concrete models never wait for the encoder
         return sorted(r.status_code for r in replies)
 

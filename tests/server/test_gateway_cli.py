@@ -24,19 +24,31 @@ def _free_port() -> int:
 
 
 def test_serve_prints_how_to_add_endpoints_and_answers_route_decisions(
-        tmp_path: Path, tiny_router: BaseRouter) -> None:
+    tmp_path: Path, tiny_router: BaseRouter
+) -> None:
     tiny_router.save(tmp_path / "router")
     port = _free_port()
     models = "\n".join(f"  - {{name: {m}, cost_per_query_usd: 0.01}}" for m in MODELS)
     (tmp_path / "gateway.yaml").write_text(
         f"server: {{port: {port}, pool_path: {tmp_path / 'pool.sqlite3'}}}\n"
         f"models:\n{models}\n"
-        "profiles:\n  - {name: auto, router: router, encoder: hashing}\n")
+        "profiles:\n  - {name: auto, router: router, encoder: hashing}\n"
+    )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "POLYROUTE_CACHE_DIR": str(tmp_path)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "polyroute.cli", "serve", "--config",
-         str(tmp_path / "gateway.yaml")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "polyroute.cli",
+            "serve",
+            "--config",
+            str(tmp_path / "gateway.yaml"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         banner = ""
@@ -58,11 +70,17 @@ def test_serve_prints_how_to_add_endpoints_and_answers_route_decisions(
                     break
             except httpx.TransportError:
                 time.sleep(0.05)
-        resp = httpx.post(url + "/v1/route", json={"model": "auto", "messages": MATH},
-                          headers={"authorization": f"Bearer {key.group(1)}"})
+        resp = httpx.post(
+            url + "/v1/route",
+            json={"model": "auto", "messages": MATH},
+            headers={"authorization": f"Bearer {key.group(1)}"},
+        )
         assert resp.status_code == 200 and resp.json()["model"] == "math-pro"
-        chat = httpx.post(url + "/v1/chat/completions", json={"model": "auto", "messages": MATH},
-                          headers={"authorization": f"Bearer {key.group(1)}"})
+        chat = httpx.post(
+            url + "/v1/chat/completions",
+            json={"model": "auto", "messages": MATH},
+            headers={"authorization": f"Bearer {key.group(1)}"},
+        )
         assert chat.status_code == 503
     finally:
         proc.terminate()
@@ -71,9 +89,13 @@ def test_serve_prints_how_to_add_endpoints_and_answers_route_decisions(
 
 def test_serve_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("server:\n  port: -1\n")
-    out = subprocess.run([sys.executable, "-m", "polyroute.cli", "serve", "--config",
-                          str(tmp_path / "bad.yaml")], check=False, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "polyroute.cli", "serve", "--config", str(tmp_path / "bad.yaml")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert out.stderr.startswith("polyroute: error: invalid gateway config")
     assert "bad.yaml:2: server.port" in out.stderr and "Traceback" not in out.stderr
@@ -83,7 +105,12 @@ def test_serve_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
 def test_demo_routes_real_recorded_answers_end_to_end(data_dir: Path) -> None:
     if not (builtin_router_path() / "router.json").is_file():
         pytest.skip("the default router artifact is not shipped in this checkout")
-    out = subprocess.run([sys.executable, "-m", "polyroute.cli", "demo", "--requests", "6"],
-                         check=False, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "polyroute.cli", "demo", "--requests", "6"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     assert "routed:" in out.stdout and "correct" in out.stdout

@@ -26,25 +26,37 @@ def test_precedence_is_cli_then_env_then_file(tmp_path: Path) -> None:
     s = load_gateway_settings(cfg, {"server.port": 8300}, environ=env)
     assert (s.server.port, s.server.workers, s.retry.max_attempts) == (8300, 2, 5)
     assert load_gateway_settings(cfg, environ={}).server.port == 8100
-    assert load_gateway_settings(tmp_path / "g.yaml", {"server.port": None},
-                                 environ=env).server.port == 8200
+    assert (
+        load_gateway_settings(tmp_path / "g.yaml", {"server.port": None}, environ=env).server.port
+        == 8200
+    )
 
 
-@pytest.mark.parametrize(("text", "fragments"), [
-    ("server:\n  port: 70000\n", ["g.yaml:2", "server.port", "less than or equal to 65535",
-                                  "found 70000"]),
-    ("models:\n  - name: a\n    deployments:\n      - {name: d, base_url: ftp://x}\n",
-     ["g.yaml:4", "models.0.deployments.0.base_url", "found 'ftp://x'"]),
-    ("profiles:\n  - {name: auto, cost_weight: 3}\n",
-     ["profiles.0", "cost_weight_range [0.0, 1.0], found 3.0"]),
-    ("profiles:\n  - {name: p, candidates: [ghost]}\n", ["found unknown ['ghost']"]),
-    ("server:\n  prot: 1\n", ["server.prot", "Extra inputs are not permitted"]),
-    ("server: [1\n", ["line 2", "invalid YAML"]),
-    ("- 1\n", ["expected a mapping at the top level, found list"]),
-    ("models:\n  - {name: a}\n  - {name: a}\n", ["unique model names", "['a']"]),
-])
-def test_errors_name_file_line_field_expected_and_found(tmp_path: Path, text: str,
-                                                       fragments: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        (
+            "server:\n  port: 70000\n",
+            ["g.yaml:2", "server.port", "less than or equal to 65535", "found 70000"],
+        ),
+        (
+            "models:\n  - name: a\n    deployments:\n      - {name: d, base_url: ftp://x}\n",
+            ["g.yaml:4", "models.0.deployments.0.base_url", "found 'ftp://x'"],
+        ),
+        (
+            "profiles:\n  - {name: auto, cost_weight: 3}\n",
+            ["profiles.0", "cost_weight_range [0.0, 1.0], found 3.0"],
+        ),
+        ("profiles:\n  - {name: p, candidates: [ghost]}\n", ["found unknown ['ghost']"]),
+        ("server:\n  prot: 1\n", ["server.prot", "Extra inputs are not permitted"]),
+        ("server: [1\n", ["line 2", "invalid YAML"]),
+        ("- 1\n", ["expected a mapping at the top level, found list"]),
+        ("models:\n  - {name: a}\n  - {name: a}\n", ["unique model names", "['a']"]),
+    ],
+)
+def test_errors_name_file_line_field_expected_and_found(
+    tmp_path: Path, text: str, fragments: list[str]
+) -> None:
     cfg = tmp_path / "g.yaml"
     cfg.write_text(text)
     with pytest.raises(ConfigError) as info:

@@ -40,8 +40,9 @@ def test_openai_client_sees_a_normal_server() -> None:
         assert [m.id for m in c.models.list().data] == ["m1", "m2"]
         msg = c.chat.completions.create(model="m2", messages=[{"role": "user", "content": "x"}])
         assert msg.choices[0].message.content == "m2 says hi"
-        stream = c.chat.completions.create(model="m1", stream=True,
-                                           messages=[{"role": "user", "content": "x"}])
+        stream = c.chat.completions.create(
+            model="m1", stream=True, messages=[{"role": "user", "content": "x"}]
+        )
         assert "".join(ch.choices[0].delta.content or "" for ch in stream) == "m1 says hi"
         assert up.stats["ok"] == 2 and up.requests[-1]["stream"] is True
 
@@ -65,8 +66,10 @@ def test_replay_answers_with_the_recorded_routerbench_response(data_dir: Path) -
     with FakeUpstream(respond) as up:
         c = openai.OpenAI(base_url=up.base_url, api_key="unused", max_retries=0)
         got = c.chat.completions.create(
-            model="gpt-4-1106-preview", messages=[{"role": "user", "content": ds.prompts[i]}])
+            model="gpt-4-1106-preview", messages=[{"role": "user", "content": ds.prompts[i]}]
+        )
         unknown = c.chat.completions.create(
-            model="gpt-4-1106-preview", messages=[{"role": "user", "content": "not recorded"}])
+            model="gpt-4-1106-preview", messages=[{"role": "user", "content": "not recorded"}]
+        )
     assert got.choices[0].message.content == answers[(ds.prompt_ids[i], "gpt-4-1106-preview")]
     assert "no recorded answer" in (unknown.choices[0].message.content or "")

@@ -24,8 +24,9 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
-def test_replicas_share_circuits_rate_limits_and_pool_changes(tmp_path: Path, redis_url: str,
-                                                               tiny_router, encoder) -> None:
+def test_replicas_share_circuits_rate_limits_and_pool_changes(
+    tmp_path: Path, redis_url: str, tiny_router, encoder
+) -> None:
     with ExitStack() as stack:
         dead = stack.enter_context(FakeUpstream(faults=FaultConfig(error_rates={500: 1.0})))
         live = stack.enter_context(FakeUpstream(lambda r: "answer from live"))
@@ -33,7 +34,8 @@ def test_replicas_share_circuits_rate_limits_and_pool_changes(tmp_path: Path, re
             {"cheap": [dead.base_url, live.base_url]},
             server={"ephemeral_pool": False, "state_url": redis_url},
             circuit={"failure_threshold": 2, "reset_timeout_s": 60},
-            security={"rate_limit_rps": 0.01, "rate_limit_burst": 6})
+            security={"rate_limit_rps": 0.01, "rate_limit_burst": 6},
+        )
         pool = tmp_path / "pool.sqlite3"
         a = stack.enter_context(running_gateway(settings, tiny_router, encoder, pool_path=pool))
         b = stack.enter_context(running_gateway(settings, tiny_router, encoder, pool_path=pool))
@@ -51,8 +53,11 @@ def test_replicas_share_circuits_rate_limits_and_pool_changes(tmp_path: Path, re
         with pytest.raises(openai.RateLimitError):
             ca.chat.completions.create(model="cheap", messages=MATH)
         # a model added through replica A is served by replica B without a restart
-        httpx.post(a.url + "/admin/models", headers={"authorization": f"Bearer {ADMIN_KEY}"},
-                   json={"name": "newcomer"}).raise_for_status()
+        httpx.post(
+            a.url + "/admin/models",
+            headers={"authorization": f"Bearer {ADMIN_KEY}"},
+            json={"name": "newcomer"},
+        ).raise_for_status()
         deadline = time.monotonic() + 3
         while "newcomer" not in [m.id for m in client(b, key=ADMIN_KEY).models.list().data]:
             assert time.monotonic() < deadline, "replica B never saw the pool change"

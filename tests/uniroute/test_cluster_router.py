@@ -72,8 +72,14 @@ def test_add_models_rejects_existing_name_and_bad_shapes(clustered):
 
 
 def test_auto_choices_and_soft_hierarchical_variant(clustered):
-    router = _fit(clustered, n_clusters="auto", cluster_grid=(2, 6, 24), smoothing="hierarchical",
-                  assignment="soft", n_onboard_prompts=200)
+    router = _fit(
+        clustered,
+        n_clusters="auto",
+        cluster_grid=(2, 6, 24),
+        smoothing="hierarchical",
+        assignment="soft",
+        n_onboard_prompts=200,
+    )
     assert router.n_clusters_ in (6, 24)  # 2 clusters cannot separate the specialists
     assert router.temperatures_[0] > 0 and router.shrink_strength_ > 0
     scores = router.predict_scores(clustered["X"][2000:])
@@ -86,8 +92,9 @@ def test_save_load_round_trip_plain_files(clustered, tmp_path):
     router.save(tmp_path / "r")
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["arrays.npz", "router.json"]
     loaded = load_router(tmp_path / "r")
-    np.testing.assert_allclose(loaded.predict_scores(clustered["X"][:50]),
-                               router.predict_scores(clustered["X"][:50]))
+    np.testing.assert_allclose(
+        loaded.predict_scores(clustered["X"][:50]), router.predict_scores(clustered["X"][:50])
+    )
     assert loaded.model_names_ == router.model_names_
     loaded.update_profile("new", clustered["X"][:10], clustered["Y"][:10, 4])  # still mutable
 
@@ -119,8 +126,13 @@ def test_learned_map_beats_its_kmeans_start_on_correctness(clustered):
     y_new = (rng.uniform(size=2400) < acc_new[data["group"]]).astype(float)
     loss = {}
     for max_iter in (0, 60):
-        router = make_router("uniroute-learnedmap", n_clusters=6, max_iter=max_iter,
-                             random_state=0, smoothing="shrink")
+        router = make_router(
+            "uniroute-learnedmap",
+            n_clusters=6,
+            max_iter=max_iter,
+            random_state=0,
+            smoothing="shrink",
+        )
         router.fit(data["X"][:1600], data["Y"][:1600, :4], model_names=NAMES)
         router.add_models(data["X"][1600:2000], y_new[1600:2000, None], ["new"])
         p = np.clip(router.predict_scores(data["X"][2000:])[:, 4], 1e-3, 1 - 1e-3)
@@ -132,8 +144,14 @@ def test_learned_map_beats_its_kmeans_start_on_correctness(clustered):
 
 def test_multi_resolution_ensemble_averages_clusterings(clustered, tmp_path):
     data = clustered
-    router = _fit(data, n_clusters="multi", cluster_grid=(3, 6, 12), smoothing="shrink",
-                  assignment="soft", n_onboard_prompts=200)
+    router = _fit(
+        data,
+        n_clusters="multi",
+        cluster_grid=(3, 6, 12),
+        smoothing="shrink",
+        assignment="soft",
+        n_onboard_prompts=200,
+    )
     assert router.block_sizes_.tolist() == [3, 6, 12] and router.n_clusters_ == 21
     assert np.allclose(router.counts_.sum(1), 3 * 1600)  # every prompt counted once per block
     router.add_models(data["X"][1600:2000], data["Y"][1600:2000, 4:], ["new"])
@@ -142,8 +160,10 @@ def test_multi_resolution_ensemble_averages_clusterings(clustered, tmp_path):
     truth = data["acc"][4, data["group"][2000:]]
     assert np.abs(scores[:, 4] - truth).mean() < 0.15
     router.save(tmp_path / "m")
-    np.testing.assert_allclose(load_router(tmp_path / "m").predict_scores(data["X"][:20]),
-                               router.predict_scores(data["X"][:20]))
+    np.testing.assert_allclose(
+        load_router(tmp_path / "m").predict_scores(data["X"][:20]),
+        router.predict_scores(data["X"][:20]),
+    )
 
 
 def test_predict_clusters_names_a_profile_cell_per_prompt() -> None:

@@ -31,7 +31,8 @@ def test_default_artifact_loads_and_onboards(tmp_path):
     assert len(items) >= 200 and {it.grader for it in items} == {"choice"}
     X_val = np.random.default_rng(0).normal(size=(len(items), encoder.dim)).astype(np.float32)
     outcomes = [Outcome(it.prompt_id, "new", float(i % 2)) for i, it in enumerate(items)]
-    summary = onboard_model(router, "new", X_val, outcomes,
-                            prompt_ids=[it.prompt_id for it in items], cost=0.001)
+    summary = onboard_model(
+        router, "new", X_val, outcomes, prompt_ids=[it.prompt_id for it in items], cost=0.001
+    )
     assert summary["n_prompts"] == len(items) and summary["accuracy"] == 0.5
     assert router.route(X_val[:5], router.model_costs_).shape == (5,)

@@ -18,28 +18,34 @@ from polyroute.onboarding import (
 )
 
 
-@pytest.mark.parametrize("text, letter", [
-    ("Let's think step by step. ... The answer is (C).", "C"),
-    ("Answer: C", "C"),
-    ("**C**", "C"),
-    ("I first thought B.\nAnswer: (D)", "D"),
-    ("The correct option is E", "E"),
-    ("the answer is a bit unclear; final: (B)", "B"),  # 'a' is not a letter choice
-    ("D", "D"),
-    ("A. first option\nB. second option", None),
-    ("no idea", None),
-])
+@pytest.mark.parametrize(
+    "text, letter",
+    [
+        ("Let's think step by step. ... The answer is (C).", "C"),
+        ("Answer: C", "C"),
+        ("**C**", "C"),
+        ("I first thought B.\nAnswer: (D)", "D"),
+        ("The correct option is E", "E"),
+        ("the answer is a bit unclear; final: (B)", "B"),  # 'a' is not a letter choice
+        ("D", "D"),
+        ("A. first option\nB. second option", None),
+        ("no idea", None),
+    ],
+)
 def test_extract_choice(text, letter):
     assert extract_choice(text) == letter
 
 
-@pytest.mark.parametrize("text, value", [
-    ("so 6 * 7 = 42\n#### 42", 42.0),
-    ("\\boxed{3/4}", 0.75),
-    ("The answer is $1,234.50.", 1234.5),
-    ("first 7, then 8", 8.0),
-    ("nothing numeric", None),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("so 6 * 7 = 42\n#### 42", 42.0),
+        ("\\boxed{3/4}", 0.75),
+        ("The answer is $1,234.50.", 1234.5),
+        ("first 7, then 8", 8.0),
+        ("nothing numeric", None),
+    ],
+)
 def test_extract_number(text, value):
     assert extract_number(text) == value
 
@@ -64,8 +70,9 @@ def test_register_custom_grader():
 
 
 def test_outcomes_round_trip_and_alignment(tmp_path):
-    path = write_outcomes(tmp_path / "o.jsonl", [Outcome("q2", "m", 1.0, "A"),
-                                                 Outcome("q1", "m", 0.0)])
+    path = write_outcomes(
+        tmp_path / "o.jsonl", [Outcome("q2", "m", 1.0, "A"), Outcome("q1", "m", 0.0)]
+    )
     outcomes = read_outcomes(path)
     assert outcome_vector(outcomes, ["q1", "q2", "q3"])[:2] == [0.0, 1.0]
 
@@ -88,8 +95,11 @@ def test_outcomes_file_accepts_correct_field_and_rejects_bad_lines(tmp_path):
 
 def test_unknown_prompt_ids_are_rejected_with_examples():
     outcomes = [Outcome(f"x{i}", "m", 1.0) for i in range(8)] + [Outcome("q1", "m", 1.0)]
-    with pytest.raises(DataError, match=r"8 of 9 outcomes have prompt ids that are not in the "
-                                        r"validation set \(2 prompts\), e\.g\. \['x0', 'x1'"):
+    with pytest.raises(
+        DataError,
+        match=r"8 of 9 outcomes have prompt ids that are not in the "
+        r"validation set \(2 prompts\), e\.g\. \['x0', 'x1'",
+    ):
         outcome_vector(outcomes, ["q1", "q2"])
     with pytest.raises(DataError, match="graded twice"):
         outcome_vector([Outcome("q1", "m", 1.0)] * 2, ["q1"])
@@ -97,10 +107,15 @@ def test_unknown_prompt_ids_are_rejected_with_examples():
 
 def test_validation_set_file(tmp_path):
     path = tmp_path / "v.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in [
-        {"prompt_id": "a", "prompt": "2+2?", "reference": "4", "grader": "numeric"},
-        {"prompt_id": "b", "prompt": "Pick\nA. x\nB. y", "reference": "B"},
-    ]))
+    path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"prompt_id": "a", "prompt": "2+2?", "reference": "4", "grader": "numeric"},
+                {"prompt_id": "b", "prompt": "Pick\nA. x\nB. y", "reference": "B"},
+            ]
+        )
+    )
     items = read_validation_set(path)
     assert [(i.prompt_id, i.grader) for i in items] == [("a", "numeric"), ("b", "choice")]
     path.write_text('{"prompt_id": "a", "prompt": "x"}\n')

@@ -83,8 +83,14 @@ def test_onboarded_profile_reflects_endpoint_accuracy_and_routing_follows(settin
     router, items = setting["router"], setting["items"]
     with FakeUpstream(Responder(items)) as up:
         summary, report = onboard_endpoint(
-            router, "mathbot", items, setting["X_val"], EndpointConfig(up.base_url, "fake-model"),
-            cost=ModelCost(per_query=1.0), concurrency=4)
+            router,
+            "mathbot",
+            items,
+            setting["X_val"],
+            EndpointConfig(up.base_url, "fake-model"),
+            cost=ModelCost(per_query=1.0),
+            concurrency=4,
+        )
     assert report.n_failed == 0 and len(report.outcomes) == 80
     assert summary["accuracy"] == pytest.approx((40 + 8) / 80)
     by_acc = sorted(c["raw_accuracy"] for c in summary["clusters"] if c["n"] > 0)
@@ -103,10 +109,19 @@ def test_failing_endpoint_leaves_router_unchanged(setting):
     before = (list(router.model_names_), router.errors_.copy())
     faults = FaultConfig(error_rates={500: 1.0})
     expected = r"80 of 80 validation prompts failed \(80 HTTP 500 \(after 2 attempts\)\)"
-    with (FakeUpstream(Responder(items), faults=faults) as up,
-          pytest.raises(OnboardingError, match=expected) as info):
-        onboard_endpoint(router, "broken", items, setting["X_val"],
-                         EndpointConfig(up.base_url, "m"), max_attempts=2, base_delay_s=0.001)
+    with (
+        FakeUpstream(Responder(items), faults=faults) as up,
+        pytest.raises(OnboardingError, match=expected) as info,
+    ):
+        onboard_endpoint(
+            router,
+            "broken",
+            items,
+            setting["X_val"],
+            EndpointConfig(up.base_url, "m"),
+            max_attempts=2,
+            base_delay_s=0.001,
+        )
     assert info.value.n_failed == 80 and info.value.reasons == {"HTTP 500 (after 2 attempts)": 80}
     assert router.model_names_ == before[0]
     np.testing.assert_array_equal(router.errors_, before[1])
@@ -114,10 +129,13 @@ def test_failing_endpoint_leaves_router_unchanged(setting):
 
 def test_garbage_answers_are_reported_not_profiled(setting):
     router, items = setting["router"], setting["items"]
-    with (FakeUpstream(lambda request: "lorem ipsum dolor") as up,
-          pytest.raises(OnboardingError, match="80 of 80 answers had no extractable answer")):
-        onboard_endpoint(router, "garbage", items, setting["X_val"],
-                         EndpointConfig(up.base_url, "m"))
+    with (
+        FakeUpstream(lambda request: "lorem ipsum dolor") as up,
+        pytest.raises(OnboardingError, match="80 of 80 answers had no extractable answer"),
+    ):
+        onboard_endpoint(
+            router, "garbage", items, setting["X_val"], EndpointConfig(up.base_url, "m")
+        )
     assert "garbage" not in router.model_names_
 
 
@@ -125,8 +143,9 @@ def test_transient_errors_are_retried(setting):
     items = setting["items"][:20]
     faults = FaultConfig(error_rates={500: 0.3, 429: 0.2}, seed=3)
     with FakeUpstream(Responder(items), faults=faults) as up:
-        report = run_endpoint(items, EndpointConfig(up.base_url, "m"), max_attempts=8,
-                              base_delay_s=0.001)
+        report = run_endpoint(
+            items, EndpointConfig(up.base_url, "m"), max_attempts=8, base_delay_s=0.001
+        )
         assert up.stats["status_500"] + up.stats["status_429"] > 0
     assert report.n_failed == 0 and len(report.outcomes) == 20
 
@@ -146,8 +165,9 @@ def test_outcomes_with_unknown_prompt_ids_are_rejected_and_router_unchanged(sett
     router, items = setting["router"], setting["items"]
     outcomes = [Outcome(it.prompt_id, "m", 1.0) for it in items] + [Outcome("nope-1", "m", 1.0)]
     with pytest.raises(DataError, match=r"1 of 81 outcomes .* e\.g\. \['nope-1'\]"):
-        onboard_model(router, "m", setting["X_val"], outcomes,
-                      prompt_ids=[it.prompt_id for it in items])
+        onboard_model(
+            router, "m", setting["X_val"], outcomes, prompt_ids=[it.prompt_id for it in items]
+        )
     assert router.model_names_ == ["generalist", "lawyer"]
 
 
@@ -161,9 +181,22 @@ def _router_dir(setting, tmp_path: Path) -> tuple[Path, Path]:
 def test_cli_onboard_endpoint_then_remove(setting, tmp_path, capsys):
     folder, val = _router_dir(setting, tmp_path)
     with FakeUpstream(Responder(setting["items"])) as up:
-        code = main(["onboard", "--router-dir", str(folder), "--name", "mathbot", "--base-url",
-                     up.base_url, "--validation-file", str(val), "--cost-per-query", "0.5",
-                     "--no-progress"])
+        code = main(
+            [
+                "onboard",
+                "--router-dir",
+                str(folder),
+                "--name",
+                "mathbot",
+                "--base-url",
+                up.base_url,
+                "--validation-file",
+                str(val),
+                "--cost-per-query",
+                "0.5",
+                "--no-progress",
+            ]
+        )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "80/80 prompts graded" in out and "model mathbot: 80 graded prompts" in out
@@ -177,9 +210,22 @@ def test_cli_failing_endpoint_exits_2_and_keeps_files(setting, tmp_path, capsys)
     folder, val = _router_dir(setting, tmp_path)
     before = (folder / "arrays.npz").read_bytes()
     with FakeUpstream(faults=FaultConfig(error_rates={503: 1.0})) as up:
-        code = main(["onboard", "--router-dir", str(folder), "--name", "x", "--base-url",
-                     up.base_url, "--validation-file", str(val), "--max-attempts", "1",
-                     "--no-progress"])
+        code = main(
+            [
+                "onboard",
+                "--router-dir",
+                str(folder),
+                "--name",
+                "x",
+                "--base-url",
+                up.base_url,
+                "--validation-file",
+                str(val),
+                "--max-attempts",
+                "1",
+                "--no-progress",
+            ]
+        )
     err = capsys.readouterr().err
     assert code == 2
     assert "polyroute: error: 80 of 80 validation prompts failed (80 HTTP 503" in err
@@ -189,14 +235,52 @@ def test_cli_failing_endpoint_exits_2_and_keeps_files(setting, tmp_path, capsys)
 def test_cli_outcomes_file(setting, tmp_path, capsys):
     folder, val = _router_dir(setting, tmp_path)
     outcomes = tmp_path / "o.jsonl"
-    outcomes.write_text("\n".join(json.dumps({"prompt_id": it.prompt_id, "model": "filebot",
-                                              "correct": it.prompt_id.startswith("law")})
-                                  for it in setting["items"]))
-    assert main(["onboard", "--router-dir", str(folder), "--name", "filebot", "--outcomes",
-                 str(outcomes), "--validation-file", str(val), "--json"]) == 0
+    outcomes.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "prompt_id": it.prompt_id,
+                    "model": "filebot",
+                    "correct": it.prompt_id.startswith("law"),
+                }
+            )
+            for it in setting["items"]
+        )
+    )
+    assert (
+        main(
+            [
+                "onboard",
+                "--router-dir",
+                str(folder),
+                "--name",
+                "filebot",
+                "--outcomes",
+                str(outcomes),
+                "--validation-file",
+                str(val),
+                "--json",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["model"] == "filebot" and summary["accuracy"] == 0.5
     outcomes.write_text('{"prompt_id": "q-unknown", "model": "x", "correct": true}\n')
-    assert main(["onboard", "--router-dir", str(folder), "--name", "x", "--outcomes",
-                 str(outcomes), "--validation-file", str(val)]) == 2
+    assert (
+        main(
+            [
+                "onboard",
+                "--router-dir",
+                str(folder),
+                "--name",
+                "x",
+                "--outcomes",
+                str(outcomes),
+                "--validation-file",
+                str(val),
+            ]
+        )
+        == 2
+    )
     assert "not in the validation set (80 prompts), e.g. ['q-unknown']" in capsys.readouterr().err

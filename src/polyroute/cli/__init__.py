@@ -59,8 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _format_warning(message: Warning | str, category: type[Warning], filename: str,
-                    lineno: int, line: str | None = None) -> str:
+def _format_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
     """Our own warnings as one line for people; others keep Python's format (file and line)."""
     if issubclass(category, PolyrouteWarning):
         return f"polyroute: warning: {message}\n"

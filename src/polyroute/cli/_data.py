@@ -25,19 +25,28 @@ _FILE_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".parquet")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("data", help="list and inspect routing datasets",
-                                   description="List the named routing datasets and show one.")
+    parser = subparsers.add_parser(
+        "data",
+        help="list and inspect routing datasets",
+        description="List the named routing datasets and show one.",
+    )
     sub = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
 
     lst = sub.add_parser("list", help="table of the named datasets and whether their files exist")
     _common(lst)
     lst.set_defaults(func=_cmd_list)
 
-    show = sub.add_parser("show", help="sizes, splits, per-model score and cost, per-task counts",
-                          description="Show a named dataset, or a routing file in the generic "
-                          "format (CSV/JSONL/Parquet; see docs/data.md).")
-    show.add_argument("name", metavar="NAME|FILE", help="dataset name (see 'polyroute data list') "
-                      "or a path to a routing file")
+    show = sub.add_parser(
+        "show",
+        help="sizes, splits, per-model score and cost, per-task counts",
+        description="Show a named dataset, or a routing file in the generic "
+        "format (CSV/JSONL/Parquet; see docs/data.md).",
+    )
+    show.add_argument(
+        "name",
+        metavar="NAME|FILE",
+        help="dataset name (see 'polyroute data list') or a path to a routing file",
+    )
     show.add_argument("--split", help="only this split's rows")
     show.add_argument("--prompt-column", default="prompt", help="(files) prompt column")
     show.add_argument("--id-column", help="(files) prompt id column")
@@ -48,15 +57,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", help="routing data directory (default: $POLYROUTE_DATA_DIR, "
-                        "then ../shared/data)")
+    parser.add_argument(
+        "--data-dir",
+        help="routing data directory (default: $POLYROUTE_DATA_DIR, then ../shared/data)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 # ---------------------------------------------------------------------------------------- list
 def _summary_row(name: str, description: str, data_dir: Path | None) -> dict[str, Any]:
-    row: dict[str, Any] = {"name": name, "description": description, "status": "missing",
-                           "n_prompts": None, "n_models": None, "splits": {}, "cost_unit": None}
+    row: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "status": "missing",
+        "n_prompts": None,
+        "n_models": None,
+        "splits": {},
+        "cost_unit": None,
+    }
     if data_dir is None:
         return row
     try:
@@ -67,9 +85,13 @@ def _summary_row(name: str, description: str, data_dir: Path | None) -> dict[str
     except DataError as exc:  # present but unreadable: show it, keep listing the others
         row.update(status="error", error=str(exc))
         return row
-    row.update(status="ok", n_prompts=ds.n_prompts, n_models=ds.n_models,
-               splits={k: len(v) for k, v in ds.splits.items()},
-               cost_unit=ds.cost_unit if ds.costs is not None else None)
+    row.update(
+        status="ok",
+        n_prompts=ds.n_prompts,
+        n_models=ds.n_models,
+        splits={k: len(v) for k, v in ds.splits.items()},
+        cost_unit=ds.cost_unit if ds.costs is not None else None,
+    )
     return row
 
 
@@ -86,11 +108,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
             out["error"] = missing_dir
         print(json.dumps(out, indent=2))
         return 0
-    table = [[r["name"], _num(r["n_prompts"]), _num(r["n_models"]), _splits(r["splits"]),
-              r["cost_unit"] or "-", r["status"]] for r in rows]
+    table = [
+        [
+            r["name"],
+            _num(r["n_prompts"]),
+            _num(r["n_models"]),
+            _splits(r["splits"]),
+            r["cost_unit"] or "-",
+            r["status"],
+        ]
+        for r in rows
+    ]
     print(f"data directory: {data_dir or '(not found)'}")
-    _print_table(["NAME", "PROMPTS", "MODELS", "SPLITS", "COST UNIT", "FILES"], table,
-                 right={1, 2})
+    _print_table(["NAME", "PROMPTS", "MODELS", "SPLITS", "COST UNIT", "FILES"], table, right={1, 2})
     if missing_dir:
         print(f"note: {missing_dir}", file=sys.stderr)
     print("\n'polyroute data show NAME' for details.")
@@ -103,8 +133,13 @@ def _load(args: argparse.Namespace) -> RoutingDataset:
     if name in available_datasets():
         return load_dataset(name, data_dir=args.data_dir)
     if name.lower().endswith(_FILE_SUFFIXES) or Path(name).is_file():
-        return read_routing_file(name, prompt_column=args.prompt_column, id_column=args.id_column,
-                                 task_column=args.task_column, split_column=args.split_column)
+        return read_routing_file(
+            name,
+            prompt_column=args.prompt_column,
+            id_column=args.id_column,
+            task_column=args.task_column,
+            split_column=args.split_column,
+        )
     raise UnknownComponentError("dataset", name, list(available_datasets()))
 
 
@@ -114,21 +149,30 @@ def describe(ds: RoutingDataset) -> dict[str, Any]:
         mean_score = np.nanmean(ds.scores, axis=0) if ds.n_prompts else np.full(ds.n_models, np.nan)
     costs = ds.model_costs() if ds.costs is not None else None
     missing = np.isnan(ds.scores).sum(axis=0)
-    models = [{"name": m, "mean_score": _round(mean_score[j]),
-               "mean_cost": None if costs is None else _round(costs[j], 6),
-               "n_missing": int(missing[j])} for j, m in enumerate(ds.model_names)]
+    models = [
+        {
+            "name": m,
+            "mean_score": _round(mean_score[j]),
+            "mean_cost": None if costs is None else _round(costs[j], 6),
+            "n_missing": int(missing[j]),
+        }
+        for j, m in enumerate(ds.model_names)
+    ]
     tasks = {t: int((ds.tasks == t).sum()) for t in ds.task_names}
     with np.errstate(invalid="ignore"):
         oracle = np.nanmax(np.where(np.isnan(ds.scores), -np.inf, ds.scores), axis=1)
     best = int(np.nanargmax(mean_score)) if np.isfinite(mean_score).any() else None
     return {
-        "name": ds.name, "n_prompts": ds.n_prompts, "n_models": ds.n_models,
+        "name": ds.name,
+        "n_prompts": ds.n_prompts,
+        "n_models": ds.n_models,
         "splits": {k: len(v) for k, v in ds.splits.items()},
         "cost_unit": ds.cost_unit if ds.costs is not None else None,
         "cost_model": ds.metadata.get("cost_model"),
         "best_single_model": None if best is None else ds.model_names[best],
         "oracle_score": _round(float(np.mean(np.maximum(oracle, 0)))) if ds.n_prompts else None,
-        "models": models, "tasks": tasks,
+        "models": models,
+        "tasks": tasks,
     }
 
 
@@ -145,10 +189,14 @@ def _cmd_show(args: argparse.Namespace) -> int:
     print(f"cost unit: {info['cost_unit'] or '(no costs)'}")
     if info["cost_model"]:
         print(f"cost model: {info['cost_model']}")
-    print(f"best single model: {info['best_single_model']} "
-          f"(per-prompt oracle mean score {info['oracle_score']})\n")
-    rows = [[m["name"], _fmt(m["mean_score"], 4), _fmt(m["mean_cost"], 6), str(m["n_missing"])]
-            for m in info["models"]]
+    print(
+        f"best single model: {info['best_single_model']} "
+        f"(per-prompt oracle mean score {info['oracle_score']})\n"
+    )
+    rows = [
+        [m["name"], _fmt(m["mean_score"], 4), _fmt(m["mean_cost"], 6), str(m["n_missing"])]
+        for m in info["models"]
+    ]
     _print_table(["MODEL", "MEAN SCORE", "MEAN COST", "MISSING"], rows, right={1, 2, 3})
     print()
     _print_table(["TASK", "PROMPTS"], [[t, str(c)] for t, c in info["tasks"].items()], right={1})
@@ -176,10 +224,16 @@ def _splits(splits: dict[str, int]) -> str:
     return " ".join(f"{k}={v}" for k, v in splits.items()) or "-"
 
 
-def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
-                 right: frozenset[int] | set[int] = frozenset()) -> None:
+def _print_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right: frozenset[int] | set[int] = frozenset(),
+) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
     for row in [list(header), *rows]:
-        cells = [str(c).rjust(w) if i in right else str(c).ljust(w)
-                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        cells = [
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
         print("  ".join(cells).rstrip())

@@ -24,7 +24,8 @@ DEFAULT_OUT = Path("docs") / "results"
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
-        "eval", help="evaluate routers: accuracy per task, cost, deferral curve, Area/QNC/AIQ/APGR",
+        "eval",
+        help="evaluate routers: accuracy per task, cost, deferral curve, Area/QNC/AIQ/APGR",
         description="Fit each router once on the training split, then report per-task accuracy, "
         "the macro average, mean cost and the deferral curve metrics on every test split. "
         "Writes NAME.md, NAME.json and NAME.png to --out (default: docs/results/ when that folder "
@@ -37,29 +38,59 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     src.add_argument("--suite", help="a named suite (see the list below)")
     src.add_argument("--dataset", help="a dataset name (polyroute data list) or a routing file")
     p.add_argument("--train-split", default="train", help="training split (default: train)")
-    p.add_argument("--test-split", action="append", metavar="SPLIT",
-                   help="test split; repeat for several (default: test)")
-    p.add_argument("--random-split", metavar="NAME=FRAC,...",
-                   help="split a dataset without splits, e.g. train=0.6,val=0.1,test=0.3")
+    p.add_argument(
+        "--test-split",
+        action="append",
+        metavar="SPLIT",
+        help="test split; repeat for several (default: test)",
+    )
+    p.add_argument(
+        "--random-split",
+        metavar="NAME=FRAC,...",
+        help="split a dataset without splits, e.g. train=0.6,val=0.1,test=0.3",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of --random-split (default 0)")
     add_file_options(p)
-    p.add_argument("--router", action="append", metavar="NAME",
-                   help="router registry name; repeat for several (default: the suite's list)")
-    p.add_argument("--param", action="append", default=[], metavar="ROUTER.KEY=VALUE",
-                   help="router parameter, e.g. knn.n_neighbors=50 (value parsed as JSON)")
-    p.add_argument("--cost-weights", nargs="+", type=float, metavar="λ",
-                   help="λ grid of the deferral curve (default: automatic, 0 to all-cheapest)")
+    p.add_argument(
+        "--router",
+        action="append",
+        metavar="NAME",
+        help="router registry name; repeat for several (default: the suite's list)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="ROUTER.KEY=VALUE",
+        help="router parameter, e.g. knn.n_neighbors=50 (value parsed as JSON)",
+    )
+    p.add_argument(
+        "--cost-weights",
+        nargs="+",
+        type=float,
+        metavar="λ",
+        help="λ grid of the deferral curve (default: automatic, 0 to all-cheapest)",
+    )
     p.add_argument("--encoder", default="minilm", help="prompt encoder (default: minilm)")
-    p.add_argument("--train-target", choices=("scores", "soft_scores"), default=None,
-                   help="what routers learn from (default: the suite's choice, else scores)")
+    p.add_argument(
+        "--train-target",
+        choices=("scores", "soft_scores"),
+        default=None,
+        help="what routers learn from (default: the suite's choice, else scores)",
+    )
     p.add_argument("--data-dir", help="routing data directory")
-    p.add_argument("--out", help="folder for NAME.md/.json/.png (default: docs/results/ if present)")
+    p.add_argument(
+        "--out", help="folder for NAME.md/.json/.png (default: docs/results/ if present)"
+    )
     p.add_argument("--name", help="file stem of the outputs (default: the suite's, else DATASET)")
     p.add_argument("--no-write", action="store_true", help="print only; write no files")
     p.add_argument("--plot", metavar="DIR", help="also write the PNG into DIR")
     p.add_argument("--json", action="store_true", help="print JSON instead of markdown")
-    p.add_argument("--check", action="store_true",
-                   help="exit 1 when a suite's reference numbers are not reproduced (±0.01)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a suite's reference numbers are not reproduced (±0.01)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_eval)
 
@@ -76,8 +107,9 @@ def _parse_params(items: list[str]) -> dict[str, dict[str, Any]]:
         target, eq, raw = item.partition("=")
         router, dot, key = target.partition(".")
         if not eq or not dot or not router or not key:
-            raise ConfigError(f"--param expects ROUTER.KEY=VALUE (e.g. knn.n_neighbors=50); "
-                              f"found {item!r}")
+            raise ConfigError(
+                f"--param expects ROUTER.KEY=VALUE (e.g. knn.n_neighbors=50); found {item!r}"
+            )
         out.setdefault(router, {})[key] = _parse_value(raw)
     return out
 
@@ -96,8 +128,10 @@ def _parse_fractions(text: str) -> dict[str, float]:
         try:
             out[name.strip()] = float(value)
         except ValueError:
-            raise ConfigError(f"--random-split expects NAME=FRACTION,... (e.g. "
-                              f"train=0.6,test=0.4); found {text!r}") from None
+            raise ConfigError(
+                f"--random-split expects NAME=FRACTION,... (e.g. "
+                f"train=0.6,test=0.4); found {text!r}"
+            ) from None
         if not eq or not name.strip():
             raise ConfigError(f"--random-split expects NAME=FRACTION,...; found {text!r}")
     return out
@@ -134,15 +168,21 @@ def _suite_from_args(args: argparse.Namespace) -> Any:
     if args.suite:
         suite = get_suite(args.suite)
         if args.test_split or args.random_split:
-            raise ConfigError("--test-split/--random-split apply to --dataset; a suite fixes its "
-                              f"own splits (found them with --suite {args.suite})")
+            raise ConfigError(
+                "--test-split/--random-split apply to --dataset; a suite fixes its "
+                f"own splits (found them with --suite {args.suite})"
+            )
     else:
         tests = {s: TestSpec(args.dataset, s) for s in (args.test_split or ["test"])}
         suite = Suite(
-            name=args.dataset, description=f"{args.dataset}: {args.train_split} -> "
-            + ", ".join(tests), dataset=args.dataset, train_split=args.train_split, tests=tests,
+            name=args.dataset,
+            description=f"{args.dataset}: {args.train_split} -> " + ", ".join(tests),
+            dataset=args.dataset,
+            train_split=args.train_split,
+            tests=tests,
             random_split=_parse_fractions(args.random_split) if args.random_split else None,
-            seed=args.seed, stem=Path(args.dataset).name.split(".")[0].replace("-", "_"),
+            seed=args.seed,
+            stem=Path(args.dataset).name.split(".")[0].replace("-", "_"),
             file_options=file_options(args),
         )
     if args.train_target:
@@ -160,11 +200,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     routers = tuple(args.router) if args.router else suite.routers
     unknown = sorted(set(params) - set(routers))
     if unknown:
-        raise ConfigError(f"--param names router(s) {unknown} that are not evaluated; expected "
-                          f"one of: {', '.join(routers)}")
-    result = run_suite(suite, routers=routers, encoder=args.encoder,
-                       cost_weights=args.cost_weights, data_dir=args.data_dir,
-                       show_progress=False if args.no_progress else None, router_params=params)
+        raise ConfigError(
+            f"--param names router(s) {unknown} that are not evaluated; expected "
+            f"one of: {', '.join(routers)}"
+        )
+    result = run_suite(
+        suite,
+        routers=routers,
+        encoder=args.encoder,
+        cost_weights=args.cost_weights,
+        data_dir=args.data_dir,
+        show_progress=False if args.no_progress else None,
+        router_params=params,
+    )
     result.command = _command_line(args)
     stem = args.name or suite.stem or suite.name
     out = Path(args.out) if args.out else (DEFAULT_OUT if DEFAULT_OUT.is_dir() else None)
@@ -189,8 +237,11 @@ def _check_expected(suite: Any, result: Any, *, strict: bool) -> int:
         got = result.tests[test].routers[router].average
         ok = abs(100 * got - 100 * want) <= 0.01 + 1e-9
         failed += not ok
-        print(f"reference {router} on {test}: {100 * got:.2f} (expected {100 * want:.2f}) "
-              f"{'ok' if ok else 'MISMATCH'}", file=sys.stderr)
+        print(
+            f"reference {router} on {test}: {100 * got:.2f} (expected {100 * want:.2f}) "
+            f"{'ok' if ok else 'MISMATCH'}",
+            file=sys.stderr,
+        )
     if failed and strict:
         raise DataError(f"{failed} reference number(s) not reproduced (see above)")
     return 0

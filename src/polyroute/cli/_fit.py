@@ -22,18 +22,27 @@ from polyroute.exceptions import ConfigError, DataError
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
-        "fit", help="fit a router on a dataset and save it (router.json + arrays.npz)",
+        "fit",
+        help="fit a router on a dataset and save it (router.json + arrays.npz)",
         description="Fit a registered router on one split of a dataset (prompts are embedded "
         "with --encoder through the on-disk cache; text routers get the prompts) and save it. "
         "The artifact records the encoder and the pool's mean cost per model.",
     )
     p.add_argument("router", metavar="ROUTER", help="router registry name, e.g. knn, mlp")
     p.add_argument("--dataset", required=True, help="dataset name or routing file")
-    p.add_argument("--split", help="split to fit on; 'all' = every row (default: 'train', or "
-                   "every row when the dataset has no splits)")
+    p.add_argument(
+        "--split",
+        help="split to fit on; 'all' = every row (default: 'train', or "
+        "every row when the dataset has no splits)",
+    )
     p.add_argument("--encoder", default="minilm", help="prompt encoder (default: minilm)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="router parameter (value parsed as JSON), e.g. n_neighbors=50")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="router parameter (value parsed as JSON), e.g. n_neighbors=50",
+    )
     add_file_options(p)
     p.add_argument("--data-dir", help="routing data directory")
     p.add_argument("--out", required=True, help="folder to save the router into")
@@ -49,8 +58,11 @@ def add_file_options(p: argparse.ArgumentParser) -> None:
 
 
 def file_options(args: argparse.Namespace) -> dict[str, Any]:
-    opts = {"prompt_column": args.prompt_column, "task_column": args.task_column,
-            "split_column": args.split_column}
+    opts = {
+        "prompt_column": args.prompt_column,
+        "task_column": args.task_column,
+        "split_column": args.split_column,
+    }
     return {k: v for k, v in opts.items() if v}
 
 
@@ -68,30 +80,46 @@ def parse_params(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def load_training_data(dataset: str, split: str, data_dir: str | None, *,
-                       all_if_unsplit: bool = False,
-                       options: dict[str, Any] | None = None) -> Any:
+def load_training_data(
+    dataset: str,
+    split: str,
+    data_dir: str | None,
+    *,
+    all_if_unsplit: bool = False,
+    options: dict[str, Any] | None = None,
+) -> Any:
     """The rows of ``split`` ('all' = every row) of a named dataset or a routing file
     (every row when the dataset has no splits and ``all_if_unsplit``)."""
     from polyroute.data import load_dataset, read_routing_file
 
     path = Path(dataset)
-    ds = read_routing_file(path, **(options or {})) if path.suffix and path.is_file() else load_dataset(
-        dataset, data_dir=data_dir)
+    ds = (
+        read_routing_file(path, **(options or {}))
+        if path.suffix and path.is_file()
+        else load_dataset(dataset, data_dir=data_dir)
+    )
     if split == "all" or (all_if_unsplit and not ds.splits):
         return ds.subset(np.arange(ds.n_prompts), name=f"{ds.name}:all")
     return ds.split(split)
 
 
-def fit_router(name: str, train: Any, *, encoder: str, params: dict[str, Any],
-               show_progress: bool | None = None) -> Any:
+def fit_router(
+    name: str,
+    train: Any,
+    *,
+    encoder: str,
+    params: dict[str, Any],
+    show_progress: bool | None = None,
+) -> Any:
     """Build ``name`` with ``params``, fit it on ``train`` and record ``encoder_``/costs."""
     from polyroute.routers import make_router
 
     router = make_router(name, **params)
     if router.uses_test_labels:
-        raise ConfigError(f"router {name!r} reads the test labels (an evaluation upper bound); "
-                          "it cannot be fitted for routing — use 'polyroute eval' instead")
+        raise ConfigError(
+            f"router {name!r} reads the test labels (an evaluation upper bound); "
+            "it cannot be fitted for routing — use 'polyroute eval' instead"
+        )
     if router.input_kind == "text":
         X: Any = np.asarray(train.prompts, dtype=object)
     else:
@@ -109,16 +137,28 @@ def fit_router(name: str, train: Any, *, encoder: str, params: dict[str, Any],
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     split = args.split or "train"
-    train = load_training_data(args.dataset, split, args.data_dir,
-                               all_if_unsplit=args.split is None, options=file_options(args))
+    train = load_training_data(
+        args.dataset,
+        split,
+        args.data_dir,
+        all_if_unsplit=args.split is None,
+        options=file_options(args),
+    )
     if train.n_prompts == 0:
         raise DataError(f"split {split!r} of {args.dataset!r} has no rows; expected some")
     start = time.perf_counter()
-    router = fit_router(args.router, train, encoder=args.encoder,
-                        params=parse_params(args.param),
-                        show_progress=False if args.no_progress else None)
+    router = fit_router(
+        args.router,
+        train,
+        encoder=args.encoder,
+        params=parse_params(args.param),
+        show_progress=False if args.no_progress else None,
+    )
     path = router.save(args.out)
-    print(f"fitted {args.router} on {train.name} ({train.n_prompts:,} prompts, "
-          f"{train.n_models} models, encoder {router.encoder_}) in "
-          f"{time.perf_counter() - start:.1f} s; saved to {path}", file=sys.stderr)
+    print(
+        f"fitted {args.router} on {train.name} ({train.n_prompts:,} prompts, "
+        f"{train.n_models} models, encoder {router.encoder_}) in "
+        f"{time.perf_counter() - start:.1f} s; saved to {path}",
+        file=sys.stderr,
+    )
     return 0

@@ -28,9 +28,11 @@ from polyroute.exceptions import ConfigError, DataError
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "onboard", help="add a model to a fitted UniRoute router (no retraining)",
+        "onboard",
+        help="add a model to a fitted UniRoute router (no retraining)",
         description="Profile a new model on the router's validation prompts, from a file of "
-        "graded outcomes or by querying its OpenAI-compatible endpoint, and add it to the router.")
+        "graded outcomes or by querying its OpenAI-compatible endpoint, and add it to the router.",
+    )
     _router_args(parser, required=False)
     src = parser.add_argument_group("where the graded outcomes come from (one of)")
     src.add_argument("--outcomes", help="JSONL file: prompt_id, model, correct|score[, answer]")
@@ -38,8 +40,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     src.add_argument("--api-key-env", help="environment variable holding the endpoint's API key")
     src.add_argument("--model-id", help="model id sent to the endpoint (default: --name)")
     val = parser.add_argument_group("validation prompts (default: DIR/validation.jsonl.gz)")
-    val.add_argument("--validation", metavar="DATASET[:SPLIT]",
-                     help="named dataset with reference answers (mmlu-pro, routerbench)")
+    val.add_argument(
+        "--validation",
+        metavar="DATASET[:SPLIT]",
+        help="named dataset with reference answers (mmlu-pro, routerbench)",
+    )
     val.add_argument("--validation-file", help="JSONL: prompt_id, prompt, reference[, grader]")
     val.add_argument("--n-prompts", type=int, help="use a seeded sample of N validation prompts")
     val.add_argument("--data-dir", help="routing data directory (for --validation)")
@@ -79,8 +84,10 @@ def _load(router_dir: str) -> Any:
 
     router = load_router(router_dir)
     if not getattr(router, "supports_new_models", False):
-        raise DataError(f"router in {router_dir} ({type(router).__name__}) cannot take new models; "
-                        "expected a uniroute-kmeans or uniroute-learnedmap router")
+        raise DataError(
+            f"router in {router_dir} ({type(router).__name__}) cannot take new models; "
+            "expected a uniroute-kmeans or uniroute-learnedmap router"
+        )
     return router
 
 
@@ -101,12 +108,15 @@ def _validation_items(args: argparse.Namespace) -> list[Any]:
         raise ConfigError("expected one of --validation and --validation-file; found both")
     if args.validation:
         name, _, split = args.validation.partition(":")
-        return dataset_validation_set(name, split=split or None, n_prompts=args.n_prompts,
-                                      data_dir=args.data_dir)
+        return dataset_validation_set(
+            name, split=split or None, n_prompts=args.n_prompts, data_dir=args.data_dir
+        )
     path = Path(args.validation_file or Path(args.router_dir) / VALIDATION_FILE)
     if not path.is_file():
-        raise ConfigError(f"no validation prompts: {path} does not exist; expected "
-                          "--validation DATASET[:SPLIT] or --validation-file FILE")
+        raise ConfigError(
+            f"no validation prompts: {path} does not exist; expected "
+            "--validation DATASET[:SPLIT] or --validation-file FILE"
+        )
     items = read_validation_set(path)
     return items[: args.n_prompts] if args.n_prompts else items
 
@@ -116,16 +126,21 @@ def _embed(router: Any, texts: list[str]) -> Any:
 
     name = getattr(router, "encoder_", None)
     if not name:
-        raise DataError("the router records no encoder (encoder_); expected a router fitted with "
-                        "'polyroute fit' so prompts can be embedded consistently")
+        raise DataError(
+            "the router records no encoder (encoder_); expected a router fitted with "
+            "'polyroute fit' so prompts can be embedded consistently"
+        )
     return encode_cached(make_encoder(str(name)), texts)
 
 
 def _cost(args: argparse.Namespace) -> Any:
     from polyroute.onboarding import ModelCost
 
-    return ModelCost(per_query=args.cost_per_query, per_1k_input_tokens=args.cost_per_1k_input,
-                     per_1k_output_tokens=args.cost_per_1k_output)
+    return ModelCost(
+        per_query=args.cost_per_query,
+        per_1k_input_tokens=args.cost_per_1k_input,
+        per_1k_output_tokens=args.cost_per_1k_output,
+    )
 
 
 def _print(summary: dict[str, Any], as_json: bool) -> None:
@@ -156,27 +171,48 @@ def _cmd_add(args: argparse.Namespace) -> int:
     if args.outcomes:
         per_query = cost.per_query_cost(
             mean_prompt_chars=sum(len(it.prompt) for it in items) / max(len(items), 1),
-            mean_output_tokens=256.0)
-        summary = onboard_model(router, args.name, X_val, read_outcomes(args.outcomes),
-                                prompt_ids=[it.prompt_id for it in items],
-                                cost=None if math.isnan(per_query) else per_query,
-                                replace=args.replace)
+            mean_output_tokens=256.0,
+        )
+        summary = onboard_model(
+            router,
+            args.name,
+            X_val,
+            read_outcomes(args.outcomes),
+            prompt_ids=[it.prompt_id for it in items],
+            cost=None if math.isnan(per_query) else per_query,
+            replace=args.replace,
+        )
     else:
         from polyroute.gateway_config import secret_from_env
 
         key = secret_from_env(args.api_key_env)
         if args.api_key_env and key is None:
-            raise ConfigError(f"environment variable {args.api_key_env} is not set; expected the "
-                              "endpoint's API key there")
-        endpoint = EndpointConfig(args.base_url, args.model_id or args.name,
-                                  key.get_secret_value() if key else None,
-                                  timeout_s=args.timeout_s, max_tokens=args.max_tokens)
+            raise ConfigError(
+                f"environment variable {args.api_key_env} is not set; expected the "
+                "endpoint's API key there"
+            )
+        endpoint = EndpointConfig(
+            args.base_url,
+            args.model_id or args.name,
+            key.get_secret_value() if key else None,
+            timeout_s=args.timeout_s,
+            max_tokens=args.max_tokens,
+        )
         cache_path = Path(args.cache or Path(args.router_dir) / "onboarding.sqlite")
         with OutcomeCache(cache_path) as cache:
             summary, report = onboard_endpoint(
-                router, args.name, items, X_val, endpoint, cost=cost, cache=cache,
-                replace=args.replace, concurrency=args.concurrency,
-                max_attempts=args.max_attempts, progress=not args.no_progress)
+                router,
+                args.name,
+                items,
+                X_val,
+                endpoint,
+                cost=cost,
+                cache=cache,
+                replace=args.replace,
+                concurrency=args.concurrency,
+                max_attempts=args.max_attempts,
+                progress=not args.no_progress,
+            )
         if not args.json:
             print(report.describe())
     save_atomic(router, args.router_dir)
@@ -188,8 +224,10 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     router = _load(args.router_dir)
     router.remove_models([args.name])
     save_atomic(router, args.router_dir)
-    print(f"removed {args.name}; {len(router.model_names_)} models left: "
-          f"{', '.join(router.model_names_)}")
+    print(
+        f"removed {args.name}; {len(router.model_names_)} models left: "
+        f"{', '.join(router.model_names_)}"
+    )
     return 0
 
 
@@ -208,5 +246,3 @@ def _fmt(summary: dict[str, Any]) -> str:
     from polyroute.onboarding import format_summary
 
     return format_summary(summary)
-
-

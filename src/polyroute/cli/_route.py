@@ -20,7 +20,8 @@ from polyroute.exceptions import ConfigError, DataError
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
-        "route", help="choose the model for one prompt and explain the choice",
+        "route",
+        help="choose the model for one prompt and explain the choice",
         description="Embed the prompt, predict each model's quality, and choose "
         "argmax(quality − λ·cost) among the candidates. Prints the top candidates with predicted "
         "quality, cost and utility (and the prompt's cluster for cluster routers).",
@@ -30,13 +31,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     src.add_argument("--router-dir", help="a router saved by 'polyroute fit'")
     src.add_argument("--router", help="router registry name, fitted now on --dataset")
     p.add_argument("--dataset", help="dataset to fit --router on (its train split, or all rows)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="parameter of --router")
-    p.add_argument("--cost-weight", type=float, default=0.0, metavar="λ",
-                   help="quality-cost trade-off λ (default 0: quality only)")
+    p.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="parameter of --router"
+    )
+    p.add_argument(
+        "--cost-weight",
+        type=float,
+        default=0.0,
+        metavar="λ",
+        help="quality-cost trade-off λ (default 0: quality only)",
+    )
     p.add_argument("--candidates", help="comma-separated model names to choose from")
-    p.add_argument("--costs", help="per-model costs: NAME=COST,... or one number per model in "
-                   "the router's order (default: the costs saved with the router)")
+    p.add_argument(
+        "--costs",
+        help="per-model costs: NAME=COST,... or one number per model in "
+        "the router's order (default: the costs saved with the router)",
+    )
     p.add_argument("--encoder", help="prompt encoder (default: the one the router was fitted with)")
     p.add_argument("--top", type=int, default=5, help="candidates to show (default 5)")
     p.add_argument("--data-dir", help="routing data directory")
@@ -54,10 +64,12 @@ def _load(args: argparse.Namespace) -> Any:
         return load_router(args.router_dir)
     if not args.dataset:
         raise ConfigError("--router needs --dataset to fit on (or use --router-dir)")
-    train = load_training_data(args.dataset, "train", args.data_dir, all_if_unsplit=True,
-                               options=file_options(args))
-    return fit_router(args.router, train, encoder=args.encoder or "minilm",
-                      params=parse_params(args.param))
+    train = load_training_data(
+        args.dataset, "train", args.data_dir, all_if_unsplit=True, options=file_options(args)
+    )
+    return fit_router(
+        args.router, train, encoder=args.encoder or "minilm", params=parse_params(args.param)
+    )
 
 
 def parse_costs(text: str | None, router: Any) -> np.ndarray | None:
@@ -72,19 +84,23 @@ def parse_costs(text: str | None, router: Any) -> np.ndarray | None:
             given = {k.strip(): float(v) for k, _, v in (p.partition("=") for p in parts)}
             unknown = sorted(set(given) - set(names))
             if unknown:
-                raise DataError(f"--costs names unknown model(s) {unknown}; router knows: "
-                                f"{', '.join(names)}")
+                raise DataError(
+                    f"--costs names unknown model(s) {unknown}; router knows: {', '.join(names)}"
+                )
             missing = [n for n in names if n not in given]
             if missing:
                 raise DataError(f"--costs has no cost for {missing}; expected one per model")
             return np.array([given[n] for n in names])
         values = np.array([float(p) for p in parts])
     except ValueError:
-        raise DataError(f"--costs expects numbers (NAME=COST,... or COST,...); found {text!r}"
-                        ) from None
+        raise DataError(
+            f"--costs expects numbers (NAME=COST,... or COST,...); found {text!r}"
+        ) from None
     if values.shape != (len(names),):
-        raise DataError(f"--costs has {values.size} entries; the router has {len(names)} models "
-                        f"({', '.join(names)})")
+        raise DataError(
+            f"--costs has {values.size} entries; the router has {len(names)} models "
+            f"({', '.join(names)})"
+        )
     return values
 
 
@@ -94,8 +110,15 @@ def _cluster(router: Any, X: np.ndarray) -> int | None:
     return int(np.asarray(public(X))[0]) if callable(public) else None
 
 
-def explain(router: Any, X: Any, *, costs: np.ndarray | None, cost_weight: float,
-            candidates: list[str] | None, top: int) -> dict[str, Any]:
+def explain(
+    router: Any,
+    X: Any,
+    *,
+    costs: np.ndarray | None,
+    cost_weight: float,
+    candidates: list[str] | None,
+    top: int,
+) -> dict[str, Any]:
     """The decision for one prompt with its reasons, as plain data."""
     if router.uses_test_labels:
         raise ConfigError(f"{type(router).__name__} reads test labels; it cannot route new prompts")
@@ -105,14 +128,22 @@ def explain(router: Any, X: Any, *, costs: np.ndarray | None, cost_weight: float
     allowed = set(candidates) if candidates else set(names)
     cost = np.zeros(len(names)) if costs is None else costs
     utility = scores - cost_weight * cost
-    rows = [{"model": names[i], "predicted_quality": round(float(scores[i]), 4),
-             "cost": None if costs is None else float(cost[i]),
-             "utility": round(float(utility[i]), 4)}
-            for i in np.argsort(-utility, kind="stable") if names[i] in allowed]
+    rows = [
+        {
+            "model": names[i],
+            "predicted_quality": round(float(scores[i]), 4),
+            "cost": None if costs is None else float(cost[i]),
+            "utility": round(float(utility[i]), 4),
+        }
+        for i in np.argsort(-utility, kind="stable")
+        if names[i] in allowed
+    ]
     out: dict[str, Any] = {
-        "model": names[choice], "cost_weight": cost_weight,
+        "model": names[choice],
+        "cost_weight": cost_weight,
         "rule": "argmax predicted_quality − cost_weight·cost over the candidates",
-        "n_candidates": len(allowed), "top": rows[:max(1, top)],
+        "n_candidates": len(allowed),
+        "top": rows[: max(1, top)],
         "encoder": getattr(router, "encoder_", None),
         "router": type(router).__name__,
     }
@@ -136,23 +167,34 @@ def _cmd_route(args: argparse.Namespace) -> int:
         from polyroute.encoders import make_encoder
 
         X = make_encoder(args.encoder or getattr(router, "encoder_", None) or "minilm").encode(
-            [args.prompt])
-    info = explain(router, X, costs=parse_costs(args.costs, router), cost_weight=args.cost_weight,
-                   candidates=candidates, top=args.top)
+            [args.prompt]
+        )
+    info = explain(
+        router,
+        X,
+        costs=parse_costs(args.costs, router),
+        cost_weight=args.cost_weight,
+        candidates=candidates,
+        top=args.top,
+    )
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
     print(f"chosen: {info['model']}")
-    print(f"why: highest predicted quality − λ·cost among {info['n_candidates']} candidate(s), "
-          f"λ = {args.cost_weight:g} ({info['router']}, encoder {info['encoder']})"
-          + (f"; prompt cluster {info['cluster']}" if "cluster" in info else ""))
+    print(
+        f"why: highest predicted quality − λ·cost among {info['n_candidates']} candidate(s), "
+        f"λ = {args.cost_weight:g} ({info['router']}, encoder {info['encoder']})"
+        + (f"; prompt cluster {info['cluster']}" if "cluster" in info else "")
+    )
     width = max(len(r["model"]) for r in info["top"])
     print(f"  {'model':<{width}}  {'quality':>8}  {'cost':>10}  {'utility':>8}")
     for r in info["top"]:
         mark = "*" if r["model"] == info["model"] else " "
         cost = "—" if r["cost"] is None else f"{r['cost']:.4g}"
-        print(f"{mark} {r['model']:<{width}}  {r['predicted_quality']:>8.4f}  {cost:>10}  "
-              f"{r['utility']:>8.4f}")
+        print(
+            f"{mark} {r['model']:<{width}}  {r['predicted_quality']:>8.4f}  {cost:>10}  "
+            f"{r['utility']:>8.4f}"
+        )
     if "note" in info:
         print(f"note: {info['note']}")
     return 0

@@ -30,24 +30,29 @@ OVERRIDES_ENV = "POLYROUTE_GATEWAY_OVERRIDES"
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = subparsers.add_parser(
-        "serve", help="run the OpenAI-compatible routing gateway",
+        "serve",
+        help="run the OpenAI-compatible routing gateway",
         description="Serve /v1/chat/completions, /v1/route and /v1/models. Without --config the "
         "embedded default routes over the 11 RouterBench models with the shipped router; the "
-        "live pool is kept in SQLite.")
+        "live pool is kept in SQLite.",
+    )
     serve.add_argument("--config", type=Path, help="gateway YAML (default: the embedded one)")
     serve.add_argument("--host", help="bind address (default from config: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default from config: 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default from config: 1)")
-    serve.add_argument("--pool", help="SQLite pool file (default: <cache dir>/gateway/"
-                       "pool.sqlite3)")
+    serve.add_argument(
+        "--pool", help="SQLite pool file (default: <cache dir>/gateway/pool.sqlite3)"
+    )
     serve.add_argument("--no-access-log", action="store_true", help="disable JSON access logs")
     serve.set_defaults(func=_cmd_serve)
 
     demo = subparsers.add_parser(
-        "demo", help="run gateway + fake upstreams replaying RouterBench answers, show routing",
+        "demo",
+        help="run gateway + fake upstreams replaying RouterBench answers, show routing",
         description="Start the gateway and local upstreams that replay real RouterBench answers "
         "(one of them failing often), send routed traffic with the openai client, print which "
-        "model answered what, and exit.")
+        "model answered what, and exit.",
+    )
     demo.add_argument("--requests", type=int, default=12, help="prompts to send (default 12)")
     demo.add_argument("--data-dir", help="routing data directory")
     demo.add_argument("--config", type=Path, help="gateway YAML (default: the embedded one)")
@@ -62,27 +67,41 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise MissingDependencyError("uvicorn", "server") from exc
     from polyroute.server import create_app
 
-    overrides = {"server.host": args.host, "server.port": args.port,
-                 "server.workers": args.workers, "server.pool_path": args.pool,
-                 "server.access_log": False if args.no_access_log else None}
+    overrides = {
+        "server.host": args.host,
+        "server.port": args.port,
+        "server.workers": args.workers,
+        "server.pool_path": args.pool,
+        "server.access_log": False if args.no_access_log else None,
+    }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     settings = load_gateway_settings(args.config, overrides)
     client_key = _client_key(settings)
     _configure_access_log(settings)
-    kw: dict[str, Any] = {"host": settings.server.host, "port": settings.server.port,
-                          "loop": "uvloop", "http": "httptools", "lifespan": "on",
-                          "access_log": False, "log_level": "warning"}
+    kw: dict[str, Any] = {
+        "host": settings.server.host,
+        "port": settings.server.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "access_log": False,
+        "log_level": "warning",
+    }
     if settings.server.workers > 1:
         if not settings.server.state_url:
-            print(f"polyroute: warning: {settings.server.workers} workers without "
-                  "server.state_url: each keeps its own circuit breakers, rate-limit buckets and "
-                  "in-flight counts (a key's rate limit becomes workers x the configured one); "
-                  "set server.state_url: redis://... to share them", file=sys.stderr)
+            print(
+                f"polyroute: warning: {settings.server.workers} workers without "
+                "server.state_url: each keeps its own circuit breakers, rate-limit buckets and "
+                "in-flight counts (a key's rate limit becomes workers x the configured one); "
+                "set server.state_url: redis://... to share them",
+                file=sys.stderr,
+            )
         os.environ[CONFIG_ENV] = str(args.config.resolve()) if args.config else ""
         os.environ[OVERRIDES_ENV] = json.dumps(overrides)
         _print_banner(settings, None, client_key)
-        uvicorn.run("polyroute.cli._serve:app_from_env", factory=True,
-                    workers=settings.server.workers, **kw)
+        uvicorn.run(
+            "polyroute.cli._serve:app_from_env", factory=True, workers=settings.server.workers, **kw
+        )
         return 0
     app = create_app(settings, config_dir=args.config.parent if args.config else None)
     gateway = app.startup()  # load router, open pool now: errors surface as one line
@@ -123,20 +142,29 @@ def _configure_access_log(settings: GatewaySettings) -> None:
 
 def _print_banner(settings: GatewaySettings, gateway: Any, client_key: str | None) -> None:
     url = f"http://{settings.server.host}:{settings.server.port}"
-    profile = settings.default_profile or (settings.profiles[0].name if settings.profiles
-                                           else "MODEL")
-    lines = [(f"polyroute gateway on {url}  (profiles: "
-             f"{', '.join(p.name for p in settings.profiles) or 'none'})")]
+    profile = settings.default_profile or (
+        settings.profiles[0].name if settings.profiles else "MODEL"
+    )
+    lines = [
+        (
+            f"polyroute gateway on {url}  (profiles: "
+            f"{', '.join(p.name for p in settings.profiles) or 'none'})"
+        )
+    ]
     served: int | None = sum(bool(m.deployments) for m in settings.models)
     if gateway is not None:
         view = gateway.engine.view()
         served = sum(bool(r.deployments) for r in view.routes.values())
-        lines.append(f"pool: {gateway.pool.path} (version {view.snapshot.version}, "
-                     f"{len(view.routes)} models, {served} with endpoints)")
+        lines.append(
+            f"pool: {gateway.pool.path} (version {view.snapshot.version}, "
+            f"{len(view.routes)} models, {served} with endpoints)"
+        )
     key_hint = client_key or f"${settings.security.client_keys_env}"
     if client_key:
-        lines.append(f"client key for this run: {client_key}  (set "
-                     f"{settings.security.client_keys_env} or security.client_keys to fix one)")
+        lines.append(
+            f"client key for this run: {client_key}  (set "
+            f"{settings.security.client_keys_env} or security.client_keys to fix one)"
+        )
     if served == 0:
         first = settings.models[0].name if settings.models else "MODEL"
         lines += [
@@ -145,18 +173,22 @@ def _print_banner(settings: GatewaySettings, gateway: Any, client_key: str | Non
             "  models: [{name: " + first + ", deployments: [{name: openai, base_url: "
             "https://api.openai.com/v1, api_key_env: OPENAI_API_KEY}]}]",
             "or live, with the admin key ($" + settings.security.admin_key_env + "):",
-            (f"  curl -X POST {url}/admin/models/{first.replace('/', '%2F')}/deployments "
-            f"-H \"Authorization: Bearer ${settings.security.admin_key_env}\" "
-            "-d '{\"name\": \"openai\", \"base_url\": \"https://api.openai.com/v1\", "
-            "\"api_key_env\": \"OPENAI_API_KEY\"}'"),
+            (
+                f"  curl -X POST {url}/admin/models/{first.replace('/', '%2F')}/deployments "
+                f'-H "Authorization: Bearer ${settings.security.admin_key_env}" '
+                '-d \'{"name": "openai", "base_url": "https://api.openai.com/v1", '
+                '"api_key_env": "OPENAI_API_KEY"}\''
+            ),
         ]
     lines += [
         "OpenAI client:",
         "  from openai import OpenAI",
-        f"  client = OpenAI(base_url=\"{url}/v1\", api_key=\"{key_hint}\")",
-        (f"  r = client.chat.completions.with_raw_response.create(model=\"{profile}\", "
-        "messages=[{\"role\": \"user\", \"content\": \"Hello\"}])"),
-        "  print(r.headers[\"x-polyroute-model\"], r.parse().choices[0].message.content)",
+        f'  client = OpenAI(base_url="{url}/v1", api_key="{key_hint}")',
+        (
+            f'  r = client.chat.completions.with_raw_response.create(model="{profile}", '
+            'messages=[{"role": "user", "content": "Hello"}])'
+        ),
+        '  print(r.headers["x-polyroute-model"], r.parse().choices[0].message.content)',
     ]
     print("\n".join(lines), flush=True)
 
@@ -180,10 +212,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     respond = replay_responder("routerbench", data_dir=args.data_dir)
     flaky = FaultConfig(error_rates={500: 0.25}, drop_connection_rate=0.1, seed=1)
     names = list(ds.model_names)
-    with FakeUpstream(respond, model_names=names) as good, \
-            FakeUpstream(respond, model_names=names, faults=flaky) as bad:
-        settings = _demo_settings(load_gateway_settings(args.config), good.base_url,
-                                  bad.base_url)
+    with (
+        FakeUpstream(respond, model_names=names) as good,
+        FakeUpstream(respond, model_names=names, faults=flaky) as bad,
+    ):
+        settings = _demo_settings(load_gateway_settings(args.config), good.base_url, bad.base_url)
         from polyroute.server import create_app
 
         key = "sk-demo-" + secrets.token_urlsafe(12)
@@ -193,10 +226,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         with ServerThread(app) as srv:
             client = openai.OpenAI(base_url=srv.url + "/v1", api_key=key, max_retries=0)
             rng = np.random.default_rng(0)
-            rows = rng.choice(ds.splits["test"], size=min(args.requests,
-                                                          len(ds.splits["test"])), replace=False)
-            table = [_demo_call(client, ds, int(i), (0.0, 0.1, 0.5)[k % 3])
-                     for k, i in enumerate(rows)]
+            rows = rng.choice(
+                ds.splits["test"], size=min(args.requests, len(ds.splits["test"])), replace=False
+            )
+            table = [
+                _demo_call(client, ds, int(i), (0.0, 0.1, 0.5)[k % 3]) for k, i in enumerate(rows)
+            ]
             failures = bad.stats["status_500"] + bad.stats["drop"]
     _print_demo(table, names, ds, rows, failures)
     return 0
@@ -212,8 +247,7 @@ def _demo_settings(base: GatewaySettings, good_url: str, bad_url: str) -> Gatewa
         ]
         model["balancer"] = "weighted-round-robin"
     data["server"] = {**data["server"], "ephemeral_pool": True, "access_log": False}
-    data["security"] = {**data["security"], "client_keys": [{"name": "demo",
-                                                             "env": _DEMO_KEY_ENV}]}
+    data["security"] = {**data["security"], "client_keys": [{"name": "demo", "env": _DEMO_KEY_ENV}]}
     data["retry"] = {**data["retry"], "base_delay_s": 0.01}
     return GatewaySettings.model_validate(data)
 
@@ -223,27 +257,42 @@ def _demo_call(client: Any, ds: Any, i: int, lam: float) -> dict[str, Any]:
 
     try:
         raw = client.chat.completions.with_raw_response.create(
-            model="auto", messages=[{"role": "user", "content": ds.prompts[i]}],
-            extra_body={"polyroute": {"cost_weight": lam}})
+            model="auto",
+            messages=[{"role": "user", "content": ds.prompts[i]}],
+            extra_body={"polyroute": {"cost_weight": lam}},
+        )
     except openai.APIError as exc:  # shown in the table: the demo is about what happened
-        return {"row": i, "task": str(ds.tasks[i]), "lambda": lam, "model": None,
-                "deployment": "-", "answer": f"error: {exc}"[:60]}
+        return {
+            "row": i,
+            "task": str(ds.tasks[i]),
+            "lambda": lam,
+            "model": None,
+            "deployment": "-",
+            "answer": f"error: {exc}"[:60],
+        }
     answer = raw.parse().choices[0].message.content or ""
-    return {"row": i, "task": str(ds.tasks[i]), "lambda": lam,
-            "model": raw.headers["x-polyroute-model"],
-            "deployment": raw.headers["x-polyroute-deployment"],
-            "answer": " ".join(answer.split())[:28]}
+    return {
+        "row": i,
+        "task": str(ds.tasks[i]),
+        "lambda": lam,
+        "model": raw.headers["x-polyroute-model"],
+        "deployment": raw.headers["x-polyroute-deployment"],
+        "answer": " ".join(answer.split())[:28],
+    }
 
 
-def _print_demo(table: list[dict[str, Any]], names: list[str], ds: Any, rows: Any,
-                upstream_failures: int) -> None:
+def _print_demo(
+    table: list[dict[str, Any]], names: list[str], ds: Any, rows: Any, upstream_failures: int
+) -> None:
     costs = ds.cost_matrix() if hasattr(ds, "cost_matrix") else None
     print(f"\n{'task':<14} {'λ':>4}  {'model':<34} {'deployment':<12} {'ok':<3} answer")
     total_ok = total_cost = 0.0
     for row in table:
         if row["model"] is None:
-            print(f"{row['task']:<14} {row['lambda']:>4g}  {'-':<34} {'-':<12} {'-':<3} "
-                  f"{row['answer']}")
+            print(
+                f"{row['task']:<14} {row['lambda']:>4g}  {'-':<34} {'-':<12} {'-':<3} "
+                f"{row['answer']}"
+            )
             continue
         j = names.index(row["model"])
         score = ds.scores[row["row"], j]
@@ -251,18 +300,27 @@ def _print_demo(table: list[dict[str, Any]], names: list[str], ds: Any, rows: An
         total_ok += float(score > 0)
         if costs is not None:
             total_cost += float(costs[row["row"], j])
-        print(f"{row['task']:<14} {row['lambda']:>4g}  {row['model']:<34} "
-              f"{row['deployment']:<12} {ok:<3} {row['answer']}")
+        print(
+            f"{row['task']:<14} {row['lambda']:>4g}  {row['model']:<34} "
+            f"{row['deployment']:<12} {ok:<3} {row['answer']}"
+        )
     n = len(table)
     best = names.index("gpt-4-1106-preview")
     gpt4_ok = float((ds.scores[rows, best] > 0).sum())
     line = f"\nrouted: {total_ok:.0f}/{n} correct"
     if costs is not None:
-        line += (f", ${total_cost:.4f}  |  always gpt-4-1106-preview: {gpt4_ok:.0f}/{n}, "
-                 f"${float(costs[rows, best].sum()):.4f}")
+        line += (
+            f", ${total_cost:.4f}  |  always gpt-4-1106-preview: {gpt4_ok:.0f}/{n}, "
+            f"${float(costs[rows, best].sum()):.4f}"
+        )
     print(line)
     failed = sum(row["model"] is None for row in table)
-    outcome = ("every request above got an answer" if not failed else
-               f"{failed} request(s) still failed after retries and fallback")
-    print(f"the flaky upstream failed {upstream_failures} call(s); retries, fallback and the "
-          f"weighted balancer absorbed them ({outcome}).")
+    outcome = (
+        "every request above got an answer"
+        if not failed
+        else f"{failed} request(s) still failed after retries and fallback"
+    )
+    print(
+        f"the flaky upstream failed {upstream_failures} call(s); retries, fallback and the "
+        f"weighted balancer absorbed them ({outcome})."
+    )

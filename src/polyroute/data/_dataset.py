@@ -83,16 +83,19 @@ class RoutingDataset:
             if arr.shape != (n,):
                 raise DataError(f"{where}: {label} has shape {arr.shape}; expected ({n},)")
         if len(np.unique(self.prompt_ids)) != n:
-            raise DataError(f"{where}: prompt ids must be unique; {n} rows, "
-                            f"{len(np.unique(self.prompt_ids))} distinct ids")
+            raise DataError(
+                f"{where}: prompt ids must be unique; {n} rows, "
+                f"{len(np.unique(self.prompt_ids))} distinct ids"
+            )
         _check_matrix(where, "scores", self.scores, n, m, unit_interval=True)
         if self.soft_scores is not None:
             _check_matrix(where, "soft_scores", self.soft_scores, n, m, unit_interval=True)
         if self.costs is not None:
             if self.costs.ndim == 1:
                 if self.costs.shape != (m,):
-                    raise DataError(f"{where}: costs has {self.costs.shape[0]} entries; "
-                                    f"dataset has {m} models")
+                    raise DataError(
+                        f"{where}: costs has {self.costs.shape[0]} entries; dataset has {m} models"
+                    )
             else:
                 _check_matrix(where, "costs", self.costs, n, m, unit_interval=False)
             finite = self.costs[np.isfinite(self.costs)]
@@ -116,8 +119,10 @@ class RoutingDataset:
 
     def __repr__(self) -> str:
         splits = ", ".join(f"{k}={len(v)}" for k, v in self.splits.items())
-        return (f"RoutingDataset({self.name!r}, n_prompts={self.n_prompts}, "
-                f"n_models={self.n_models}, splits=[{splits}])")
+        return (
+            f"RoutingDataset({self.name!r}, n_prompts={self.n_prompts}, "
+            f"n_models={self.n_models}, splits=[{splits}])"
+        )
 
     @property
     def task_names(self) -> list[str]:
@@ -146,8 +151,10 @@ class RoutingDataset:
     def split(self, name: str) -> RoutingDataset:
         """The rows of split ``name`` as a dataset of their own (named ``dataset:split``)."""
         if name not in self.splits:
-            raise DataError(f"dataset {self.name!r} has no split {name!r}; "
-                            f"expected one of: {', '.join(self.splits) or '(none)'}")
+            raise DataError(
+                f"dataset {self.name!r} has no split {name!r}; "
+                f"expected one of: {', '.join(self.splits) or '(none)'}"
+            )
         return self.subset(self.splits[name], name=f"{self.name}:{name}")
 
     def subset(self, rows: Sequence[int] | Array, *, name: str | None = None) -> RoutingDataset:
@@ -185,8 +192,10 @@ class RoutingDataset:
         lookup = {m: i for i, m in enumerate(self.model_names)}
         unknown = [n for n in names if n not in lookup]
         if unknown:
-            raise DataError(f"dataset {self.name!r} has no model(s) {unknown}; "
-                            f"expected some of: {', '.join(self.model_names)}")
+            raise DataError(
+                f"dataset {self.name!r} has no model(s) {unknown}; "
+                f"expected some of: {', '.join(self.model_names)}"
+            )
         return np.array([lookup[n] for n in names], dtype=np.int64)
 
     def with_splits(self, splits: Mapping[str, Array]) -> RoutingDataset:
@@ -205,11 +214,16 @@ class RoutingDataset:
         """
         total = sum(fractions.values())
         if not np.isclose(total, 1.0) or any(f < 0 for f in fractions.values()):
-            raise DataError(f"split fractions must be >= 0 and sum to 1; found {dict(fractions)} "
-                            f"(sum {total:g})")
+            raise DataError(
+                f"split fractions must be >= 0 and sum to 1; found {dict(fractions)} "
+                f"(sum {total:g})"
+            )
         rng = np.random.default_rng(seed)
-        groups = ([np.flatnonzero(self.tasks == t) for t in self.task_names]
-                  if stratify_by_task else [np.arange(self.n_prompts)])
+        groups = (
+            [np.flatnonzero(self.tasks == t) for t in self.task_names]
+            if stratify_by_task
+            else [np.arange(self.n_prompts)]
+        )
         parts: dict[str, list[Array]] = {k: [] for k in fractions}
         for rows in groups:
             rows = rng.permutation(rows)
@@ -219,15 +233,19 @@ class RoutingDataset:
         return self.with_splits({k: np.sort(np.concatenate(v)) for k, v in parts.items()})
 
 
-def _check_matrix(where: str, label: str, arr: Array, n: int, m: int, *, unit_interval: bool) -> None:
+def _check_matrix(
+    where: str, label: str, arr: Array, n: int, m: int, *, unit_interval: bool
+) -> None:
     if arr.shape != (n, m):
-        raise DataError(f"{where}: {label} has shape {arr.shape}; expected ({n}, {m}) "
-                        "(n_prompts, n_models)")
+        raise DataError(
+            f"{where}: {label} has shape {arr.shape}; expected ({n}, {m}) (n_prompts, n_models)"
+        )
     finite = arr[np.isfinite(arr)]
     if np.isinf(arr).any():
         raise DataError(f"{where}: {label} contains infinite values")
     if unit_interval and finite.size and (finite.min() < 0 or finite.max() > 1):
         bad = finite[(finite < 0) | (finite > 1)][0]
         r, c = np.argwhere(arr == bad)[0]
-        raise DataError(f"{where}: {label} must lie in [0, 1]; found {bad:g} at row {r}, "
-                        f"column {c}")
+        raise DataError(
+            f"{where}: {label} must lie in [0, 1]; found {bad:g} at row {r}, column {c}"
+        )

@@ -11,8 +11,10 @@ from polyroute.exceptions import DataError, DataNotFoundError
 
 def require_file(path: Path) -> Path:
     if not path.is_file():
-        raise DataNotFoundError(f"data file not found: {path} (is the data directory right? "
-                                "set POLYROUTE_DATA_DIR or pass --data-dir)")
+        raise DataNotFoundError(
+            f"data file not found: {path} (is the data directory right? "
+            "set POLYROUTE_DATA_DIR or pass --data-dir)"
+        )
     return path
 
 
@@ -20,5 +22,6 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(require_file(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, "
-                        f"column {exc.colno})") from exc
+        raise DataError(
+            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from exc

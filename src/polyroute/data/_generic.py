@@ -43,8 +43,10 @@ def _kind(path: Path) -> str:
     for suffix in _SUFFIXES:
         if name.endswith(suffix):
             return suffix.split(".")[1]
-    raise DataError(f"{path}: unknown file extension {''.join(path.suffixes) or '(none)'!r}; "
-                    f"expected one of: {', '.join(_SUFFIXES)}")
+    raise DataError(
+        f"{path}: unknown file extension {''.join(path.suffixes) or '(none)'!r}; "
+        f"expected one of: {', '.join(_SUFFIXES)}"
+    )
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
@@ -52,19 +54,20 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
 
     records = []
     gz = path.name.lower().endswith(".gz")
-    with (gzip.open(path, "rt", encoding="utf-8") if gz
-          else path.open(encoding="utf-8")) as handle:
+    with gzip.open(path, "rt", encoding="utf-8") if gz else path.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"{path}: line {lineno}: not valid JSON ({exc.msg} at column "
-                                f"{exc.colno})") from exc
+                raise DataError(
+                    f"{path}: line {lineno}: not valid JSON ({exc.msg} at column {exc.colno})"
+                ) from exc
             if not isinstance(rec, dict):
-                raise DataError(f"{path}: line {lineno}: expected a JSON object; found "
-                                f"{type(rec).__name__}")
+                raise DataError(
+                    f"{path}: line {lineno}: expected a JSON object; found {type(rec).__name__}"
+                )
             records.append(rec)
     return pd.DataFrame.from_records(records)
 
@@ -82,8 +85,13 @@ def _read_table(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except DataError:
         raise
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
-            ValueError) as exc:
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        OSError,
+        ValueError,
+    ) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: malformed {kind} file ({first})") from exc
 
@@ -100,61 +108,95 @@ def _numeric(path: Path, frame: pd.DataFrame, column: str, what: str) -> np.ndar
     bad = converted.isna() & values.notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        hint = (" (not a score column? name it with id_column/task_column/split_column or list "
-                "the score columns in model_columns)" if what == "score" else "")
-        raise DataError(f"{path}: {what} column {column!r} must be numeric; found "
-                        f"{values.iloc[row]!r} in row {row + 1}{hint}")
+        hint = (
+            " (not a score column? name it with id_column/task_column/split_column or list "
+            "the score columns in model_columns)"
+            if what == "score"
+            else ""
+        )
+        raise DataError(
+            f"{path}: {what} column {column!r} must be numeric; found "
+            f"{values.iloc[row]!r} in row {row + 1}{hint}"
+        )
     return converted.to_numpy(np.float64)
 
 
-def _model_columns(path: Path, frame: pd.DataFrame, reserved: set[str], cost_suffix: str,
-                   model_columns: Sequence[str] | None) -> list[str]:
+def _model_columns(
+    path: Path,
+    frame: pd.DataFrame,
+    reserved: set[str],
+    cost_suffix: str,
+    model_columns: Sequence[str] | None,
+) -> list[str]:
     if model_columns is not None:
         missing = [m for m in model_columns if m not in frame.columns]
         if missing:
-            raise DataError(f"{path}: model column(s) {missing} not found; columns are "
-                            f"{list(frame.columns)}")
+            raise DataError(
+                f"{path}: model column(s) {missing} not found; columns are {list(frame.columns)}"
+            )
         models = [str(m) for m in model_columns]
     else:
-        models = [str(c) for c in frame.columns
-                  if c not in reserved and not str(c).endswith(cost_suffix)]
+        models = [
+            str(c) for c in frame.columns if c not in reserved and not str(c).endswith(cost_suffix)
+        ]
     if not models:
-        raise DataError(f"{path}: expected at least one model score column besides "
-                        f"{sorted(reserved)}; found columns {list(frame.columns)}")
+        raise DataError(
+            f"{path}: expected at least one model score column besides "
+            f"{sorted(reserved)}; found columns {list(frame.columns)}"
+        )
     return models
 
 
-def _costs(path: Path, frame: pd.DataFrame, models: list[str], cost_suffix: str,
-           costs: Mapping[str, float] | Sequence[float] | None, *,
-           chosen: bool) -> np.ndarray | None:
+def _costs(
+    path: Path,
+    frame: pd.DataFrame,
+    models: list[str],
+    cost_suffix: str,
+    costs: Mapping[str, float] | Sequence[float] | None,
+    *,
+    chosen: bool,
+) -> np.ndarray | None:
     present = [m for m in models if m + cost_suffix in frame.columns]
-    orphans = [] if chosen else [  # with model_columns chosen, other models' costs are ignored
-        str(c) for c in frame.columns
-        if str(c).endswith(cost_suffix) and str(c)[: -len(cost_suffix)] not in models]
+    orphans = (
+        []
+        if chosen
+        else [  # with model_columns chosen, other models' costs are ignored
+            str(c)
+            for c in frame.columns
+            if str(c).endswith(cost_suffix) and str(c)[: -len(cost_suffix)] not in models
+        ]
+    )
     if orphans:
-        raise DataError(f"{path}: cost column(s) {orphans} name no model column; expected "
-                        f"'<model>{cost_suffix}' for models {models}")
+        raise DataError(
+            f"{path}: cost column(s) {orphans} name no model column; expected "
+            f"'<model>{cost_suffix}' for models {models}"
+        )
     if present and costs is not None:
         raise DataError(f"{path}: has cost columns and a costs argument; expected one of them")
     if present:
         if len(present) != len(models):
             lacking = [m for m in models if m not in present]
-            raise DataError(f"{path}: cost columns for {len(present)} of {len(models)} models; "
-                            f"missing {[m + cost_suffix for m in lacking]}")
+            raise DataError(
+                f"{path}: cost columns for {len(present)} of {len(models)} models; "
+                f"missing {[m + cost_suffix for m in lacking]}"
+            )
         return np.column_stack([_numeric(path, frame, m + cost_suffix, "cost") for m in models])
     if costs is None:
         return None
     if isinstance(costs, Mapping):
         missing = [m for m in models if m not in costs]
         if missing or len(costs) != len(models):
-            raise DataError(f"{path}: costs has {len(costs)} entries; dataset has {len(models)} "
-                            f"models (missing {missing}, extra "
-                            f"{sorted(set(costs) - set(models))})")
+            raise DataError(
+                f"{path}: costs has {len(costs)} entries; dataset has {len(models)} "
+                f"models (missing {missing}, extra "
+                f"{sorted(set(costs) - set(models))})"
+            )
         return np.array([float(costs[m]) for m in models])
     vector = np.asarray(costs, dtype=np.float64)
     if vector.shape != (len(models),):
-        raise DataError(f"{path}: costs has {vector.size} entries; dataset has {len(models)} "
-                        f"models {models}")
+        raise DataError(
+            f"{path}: costs has {vector.size} entries; dataset has {len(models)} models {models}"
+        )
     return vector
 
 
@@ -162,8 +204,10 @@ def _check_scores(path: Path, scores: np.ndarray, models: list[str]) -> None:
     bad = np.argwhere((scores < 0) | (scores > 1) | np.isinf(scores))
     if bad.size:
         row, col = bad[0]
-        raise DataError(f"{path}: scores must lie in [0, 1]; found {scores[row, col]:g} in "
-                        f"column {models[col]!r}, row {row + 1}")
+        raise DataError(
+            f"{path}: scores must lie in [0, 1]; found {scores[row, col]:g} in "
+            f"column {models[col]!r}, row {row + 1}"
+        )
 
 
 def _strings(path: Path, frame: pd.DataFrame, column: str | None, label: str) -> np.ndarray | None:
@@ -172,8 +216,9 @@ def _strings(path: Path, frame: pd.DataFrame, column: str | None, label: str) ->
     if column is None:
         return None
     if column not in frame.columns:
-        raise DataError(f"{path}: expected a {label} column {column!r}; found columns "
-                        f"{list(frame.columns)}")
+        raise DataError(
+            f"{path}: expected a {label} column {column!r}; found columns {list(frame.columns)}"
+        )
     values = frame[column]
     if label in ("prompt", "id") and values.isna().any():
         row = int(np.flatnonzero(values.isna().to_numpy())[0])
@@ -248,8 +293,7 @@ def read_routing_file(
     models = _model_columns(path, frame, reserved, cost_suffix, model_columns)
     scores = np.column_stack([_numeric(path, frame, m, "score") for m in models])
     _check_scores(path, scores, models)
-    cost_values = _costs(path, frame, models, cost_suffix, costs,
-                         chosen=model_columns is not None)
+    cost_values = _costs(path, frame, models, cost_suffix, costs, chosen=model_columns is not None)
     n = len(frame)
     if ids is not None and len(set(ids)) != n:
         dupes = [i for i, count in Counter(ids.tolist()).items() if count > 1][:3]

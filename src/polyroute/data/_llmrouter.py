@@ -35,9 +35,14 @@ def _records(path: Path) -> list[dict[str, Any]]:
             records = json.load(handle)
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    if not isinstance(records, list) or not records or not all(isinstance(r, dict) and "question" in r
-                                                and isinstance(r.get("scores"), dict)
-                                                for r in records):
+    if (
+        not isinstance(records, list)
+        or not records
+        or not all(
+            isinstance(r, dict) and "question" in r and isinstance(r.get("scores"), dict)
+            for r in records
+        )
+    ):
         raise DataError(f"{path}: expected a non-empty JSON list of {{question, scores}} records")
     return records
 
@@ -52,8 +57,10 @@ def _task_lookup(path: Path) -> dict[str, str]:
                 rec = json.loads(line)
                 tasks.setdefault(str(rec["query"]), set()).add(str(rec["task_name"]))
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise DataError(f"{path}: line {lineno}: expected a JSON record with query and "
-                                f"task_name ({exc})") from exc
+                raise DataError(
+                    f"{path}: line {lineno}: expected a JSON record with query and "
+                    f"task_name ({exc})"
+                ) from exc
     # A question under two tasks is an ARC / OpenBookQA item reused in the MMLU bucket: keep the
     # specific task.
     return {q: min(t - {"mmlu"} or t) for q, t in tasks.items()}
@@ -85,16 +92,27 @@ def load_llmrouter(data_dir: Path) -> RoutingDataset:
         other = lookups["test" if split == "train" else "train"]
         for i, rec in enumerate(records):
             if set(rec["scores"]) != set(models):  # key order varies between records
-                raise DataError(f"{root}: {split} record {i} has models "
-                                f"{sorted(rec['scores'])}; expected {sorted(models)}")
+                raise DataError(
+                    f"{root}: {split} record {i} has models "
+                    f"{sorted(rec['scores'])}; expected {sorted(models)}"
+                )
             rows.append((split, f"{split}/{i}", rec))
-        missing = [r["question"][:40] for r in records
-                   if r["question"] not in lookups[split] and r["question"] not in other]
+        missing = [
+            r["question"][:40]
+            for r in records
+            if r["question"] not in lookups[split] and r["question"] not in other
+        ]
         if missing:
-            raise DataError(f"{root}: {len(missing)} {split} questions have no task in "
-                            f"query_*.jsonl.gz (e.g. {missing[0]!r})")
-    tasks = [lookups[s].get(r["question"]) or lookups["train"].get(r["question"])
-             or lookups["test"][r["question"]] for s, _, r in rows]
+            raise DataError(
+                f"{root}: {len(missing)} {split} questions have no task in "
+                f"query_*.jsonl.gz (e.g. {missing[0]!r})"
+            )
+    tasks = [
+        lookups[s].get(r["question"])
+        or lookups["train"].get(r["question"])
+        or lookups["test"][r["question"]]
+        for s, _, r in rows
+    ]
     prompts = [r["question"] for _, _, r in rows]
     in_price, out_price = _prices(root / "llm_candidates.json", models)
     prompt_tokens = np.array([len(p) for p in prompts], dtype=np.float64) / CHARS_PER_TOKEN
@@ -115,6 +133,6 @@ def load_llmrouter(data_dir: Path) -> RoutingDataset:
             "dropped_from_train": len(train) - len(kept_train),
             "cluster_id": np.array([int(r.get("cluster_id", -1)) for _, _, r in rows]),
             "cost_model": f"llm_candidates.json USD/M-token prices x (prompt chars/4 input + "
-                          f"{OUTPUT_TOKENS} output tokens)",
+            f"{OUTPUT_TOKENS} output tokens)",
         },
     )

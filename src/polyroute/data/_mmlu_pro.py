@@ -92,10 +92,20 @@ PARAMS_B: dict[str, float] = {
 # Model family of the 29-model pool: keep a family on one side of a seen/unseen model split
 # (base and instruct variants of one model are near-duplicates).
 _FAMILY_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("DeepSeek", "deepseek"), ("Llama-2", "llama-2"), ("Meta-Llama-3_1", "llama-3.1"),
-    ("Meta-Llama-3", "llama-3"), ("Mistral-7B", "mistral-7b"), ("mathstral", "mistral-7b"),
-    ("Mixtral", "mixtral"), ("Phi-3", "phi-3"), ("Qwen1.5", "qwen1.5"), ("Yi-", "yi"),
-    ("c4ai", "command-r"), ("gemini", "gemini-1.5"), ("gemma", "gemma"), ("jamba", "jamba"),
+    ("DeepSeek", "deepseek"),
+    ("Llama-2", "llama-2"),
+    ("Meta-Llama-3_1", "llama-3.1"),
+    ("Meta-Llama-3", "llama-3"),
+    ("Mistral-7B", "mistral-7b"),
+    ("mathstral", "mistral-7b"),
+    ("Mixtral", "mixtral"),
+    ("Phi-3", "phi-3"),
+    ("Qwen1.5", "qwen1.5"),
+    ("Yi-", "yi"),
+    ("c4ai", "command-r"),
+    ("gemini", "gemini-1.5"),
+    ("gemma", "gemma"),
+    ("jamba", "jamba"),
 )
 
 LETTERS = "ABCDEFGHIJ"
@@ -121,11 +131,19 @@ def _read_questions(path: Path) -> pd.DataFrame:
                 continue
             try:
                 rec = json.loads(line)
-                rows.append((int(rec["question_id"]), format_question(rec["question"],
-                             rec["options"]), str(rec["category"]), bool(rec["version_conflict"])))
+                rows.append(
+                    (
+                        int(rec["question_id"]),
+                        format_question(rec["question"], rec["options"]),
+                        str(rec["category"]),
+                        bool(rec["version_conflict"]),
+                    )
+                )
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise DataError(f"{path}: line {lineno}: expected a JSON record with question_id, "
-                                f"question, options, category, version_conflict ({exc})") from exc
+                raise DataError(
+                    f"{path}: line {lineno}: expected a JSON record with question_id, "
+                    f"question, options, category, version_conflict ({exc})"
+                ) from exc
     return pd.DataFrame(rows, columns=["question_id", "prompt", "category", "conflict"])
 
 
@@ -146,16 +164,20 @@ def _read_matrix(path: Path, ids: np.ndarray) -> pd.DataFrame:
         raise DataError(f"{path}: expected a CSV with a question_id column ({exc})") from exc
     missing = np.setdiff1d(ids, frame.index.to_numpy())
     if missing.size:
-        raise DataError(f"{path}: expected a row for every question; {missing.size} missing "
-                        f"(e.g. question_id {missing[0]})")
+        raise DataError(
+            f"{path}: expected a row for every question; {missing.size} missing "
+            f"(e.g. question_id {missing[0]})"
+        )
     return frame.loc[ids]
 
 
 def _params(models: list[str], path: Path) -> np.ndarray:
     unknown = [m for m in models if m not in PARAMS_B]
     if unknown:
-        raise DataError(f"{path}: no parameter count known for model(s) {unknown}; "
-                        "expected models listed in polyroute.data._mmlu_pro.PARAMS_B")
+        raise DataError(
+            f"{path}: no parameter count known for model(s) {unknown}; "
+            "expected models listed in polyroute.data._mmlu_pro.PARAMS_B"
+        )
     return np.array([PARAMS_B[m] for m in models], dtype=np.float64)
 
 
@@ -165,8 +187,16 @@ def _questions(root: Path) -> tuple[pd.DataFrame, int]:
     return kept, int(questions["conflict"].sum())
 
 
-def _dataset(name: str, root: Path, questions: pd.DataFrame, correct: pd.DataFrame,
-             costs: np.ndarray, cost_unit: str, n_dropped: int, cost_model: str) -> RoutingDataset:
+def _dataset(
+    name: str,
+    root: Path,
+    questions: pd.DataFrame,
+    correct: pd.DataFrame,
+    costs: np.ndarray,
+    cost_unit: str,
+    n_dropped: int,
+    cost_model: str,
+) -> RoutingDataset:
     models = [str(c) for c in correct.columns]
     return RoutingDataset(
         name=name,
@@ -196,16 +226,26 @@ def load_mmlu_pro(data_dir: Path) -> RoutingDataset:
     chars = _read_matrix(root / "output_chars.csv.gz", ids)
     models = [str(c) for c in correct.columns]
     if [str(c) for c in chars.columns] != models:
-        raise DataError(f"{root / 'output_chars.csv.gz'}: expected the model columns of "
-                        f"correct.csv.gz ({len(models)}); found {list(chars.columns)[:3]}...")
+        raise DataError(
+            f"{root / 'output_chars.csv.gz'}: expected the model columns of "
+            f"correct.csv.gz ({len(models)}); found {list(chars.columns)[:3]}..."
+        )
     lengths = chars.to_numpy(np.float64)
     with np.errstate(invalid="ignore"):
         means = np.nanmean(lengths, axis=0)
     lengths = np.where(np.isnan(lengths), means[None, :], lengths)
     costs = _params(models, root / "correct.csv.gz")[None, :] * lengths / 1000.0
-    return _dataset("mmlu-pro", root, questions, correct, costs, COT_COST_UNIT, n_dropped,
-                    "parameter count (billions; MoE active) x output length (thousands of "
-                    "characters; missing -> the model's mean)")
+    return _dataset(
+        "mmlu-pro",
+        root,
+        questions,
+        correct,
+        costs,
+        COT_COST_UNIT,
+        n_dropped,
+        "parameter count (billions; MoE active) x output length (thousands of "
+        "characters; missing -> the model's mean)",
+    )
 
 
 def load_mmlu_pro_openllm(data_dir: Path) -> RoutingDataset:
@@ -214,5 +254,13 @@ def load_mmlu_pro_openllm(data_dir: Path) -> RoutingDataset:
     questions, n_dropped = _questions(root)
     correct = _read_matrix(root / "correct_openllm_v2.csv.gz", questions["question_id"].to_numpy())
     costs = _params([str(c) for c in correct.columns], root / "correct_openllm_v2.csv.gz")
-    return _dataset("mmlu-pro-openllm", root, questions, correct, costs, OPENLLM_COST_UNIT,
-                    n_dropped, "parameter count (billions; MoE active), constant per model")
+    return _dataset(
+        "mmlu-pro-openllm",
+        root,
+        questions,
+        correct,
+        costs,
+        OPENLLM_COST_UNIT,
+        n_dropped,
+        "parameter count (billions; MoE active), constant per model",
+    )

@@ -67,8 +67,10 @@ def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
 def _correct(frame: pd.DataFrame, path: Path) -> np.ndarray:
     values = frame[list(MODELS)]
     if not all(pd.api.types.is_bool_dtype(values[c]) for c in MODELS):
-        raise DataError(f"{path}: expected True/False correctness columns {list(MODELS)}; "
-                        f"found dtypes {[str(values[c].dtype) for c in MODELS]}")
+        raise DataError(
+            f"{path}: expected True/False correctness columns {list(MODELS)}; "
+            f"found dtypes {[str(values[c].dtype) for c in MODELS]}"
+        )
     return values.to_numpy(np.float64)
 
 
@@ -110,8 +112,9 @@ def load_routellm_mmlu(data_dir: Path) -> RoutingDataset:
         scores=_correct(frame, path),
         costs=tokens * _prices()[None, :],
         cost_unit="usd",
-        metadata=_metadata(root, f"price x (prompt chars/4 + {MMLU_OUTPUT_TOKENS} output tokens)",
-                           []),
+        metadata=_metadata(
+            root, f"price x (prompt chars/4 + {MMLU_OUTPUT_TOKENS} output tokens)", []
+        ),
     )
 
 
@@ -134,8 +137,9 @@ def load_routellm_gsm8k(data_dir: Path) -> RoutingDataset:
     responses = [f"{m}_response" for m in MODELS]
     frame = _read_csv(path, ["prompt", *MODELS, *responses])
     ids = [f"gsm8k/{i}" for i in range(len(frame))]
-    tokens = _tokens(frame["prompt"])[:, None] + np.column_stack([_tokens(frame[r])
-                                                                  for r in responses])
+    tokens = _tokens(frame["prompt"])[:, None] + np.column_stack(
+        [_tokens(frame[r]) for r in responses]
+    )
     prompts = frame["prompt"].tolist()
     return RoutingDataset(
         name="routellm-gsm8k",
@@ -146,9 +150,11 @@ def load_routellm_gsm8k(data_dir: Path) -> RoutingDataset:
         scores=_correct(frame, path),
         costs=tokens * _prices()[None, :],
         cost_unit="usd",
-        metadata=_metadata(root, "price x (prompt chars/4 + recorded answer chars/4)",
-                           _contaminated(root / "gsm8k_contaminated_prompts.jsonl.gz",
-                                         prompts, ids)),
+        metadata=_metadata(
+            root,
+            "price x (prompt chars/4 + recorded answer chars/4)",
+            _contaminated(root / "gsm8k_contaminated_prompts.jsonl.gz", prompts, ids),
+        ),
     )
 
 
@@ -161,12 +167,15 @@ def load_routellm_mtbench(data_dir: Path) -> RoutingDataset:
     try:
         for rec in _iter_jsonl(path):
             grades.setdefault((str(rec["question_id"]), str(rec["model"])), []).append(
-                float(rec["score"]))
+                float(rec["score"])
+            )
         ids = [str(q["question_id"]) for q in questions]
         turns = [[str(t) for t in q["turns"]] for q in questions]
     except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{root}: expected MT-Bench records with question_id, model, score "
-                        f"(judgements) and question_id, turns (questions); {exc!r}") from exc
+        raise DataError(
+            f"{root}: expected MT-Bench records with question_id, model, score "
+            f"(judgements) and question_id, turns (questions); {exc!r}"
+        ) from exc
     scores = np.full((len(ids), len(MODELS)), np.nan)
     for i, qid in enumerate(ids):
         for j, model in enumerate(MODELS):
@@ -174,8 +183,13 @@ def load_routellm_mtbench(data_dir: Path) -> RoutingDataset:
                 scores[i, j] = np.mean(grades[(qid, model)]) / 10.0
     prompts = [t[0] for t in turns]
     # turn 1: its prompt + answer; turn 2: turn 1 again, its answer, the second prompt + answer
-    tokens = np.array([(2 * len(t[0]) + sum(len(x) for x in t[1:])) / CHARS_PER_TOKEN
-                       + (len(t) + 1) * MTBENCH_OUTPUT_TOKENS for t in turns])
+    tokens = np.array(
+        [
+            (2 * len(t[0]) + sum(len(x) for x in t[1:])) / CHARS_PER_TOKEN
+            + (len(t) + 1) * MTBENCH_OUTPUT_TOKENS
+            for t in turns
+        ]
+    )
     return RoutingDataset(
         name="routellm-mtbench",
         prompt_ids=np.asarray(ids),
@@ -185,8 +199,10 @@ def load_routellm_mtbench(data_dir: Path) -> RoutingDataset:
         scores=scores,
         costs=tokens[:, None] * _prices()[None, :],
         cost_unit="usd",
-        metadata=_metadata(root, f"price x (two turns' prompt chars/4 + {MTBENCH_OUTPUT_TOKENS} "
-                           "output tokens per answer, the first answer resent in turn 2)",
-                           _contaminated(root / "mt_bench_contaminated_prompts.jsonl.gz",
-                                         prompts, ids)),
+        metadata=_metadata(
+            root,
+            f"price x (two turns' prompt chars/4 + {MTBENCH_OUTPUT_TOKENS} "
+            "output tokens per answer, the first answer resent in turn 2)",
+            _contaminated(root / "mt_bench_contaminated_prompts.jsonl.gz", prompts, ids),
+        ),
     )

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import ast
 import functools
-import os
 from collections.abc import Sequence
+from os.path import commonpath
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,8 +66,11 @@ _RESPONSE = "|model_response"
 
 def _files(data_dir: Path) -> list[tuple[str, str, Path]]:
     root = data_dir / "routerdc" / "routerbench_zs"
-    return [(task, split, require_file(root / f"{stem}_{split}.csv"))
-            for task, stem in TASKS for split in SPLITS]
+    return [
+        (task, split, require_file(root / f"{stem}_{split}.csv"))
+        for task, stem in TASKS
+        for split in SPLITS
+    ]
 
 
 def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
@@ -76,7 +79,9 @@ def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, usecols=list(columns))
     except ValueError as exc:  # usecols names a column the file lacks
-        raise DataError(f"{path}: expected RouterBench columns {list(columns)[:4]}...; {exc}") from exc
+        raise DataError(
+            f"{path}: expected RouterBench columns {list(columns)[:4]}...; {exc}"
+        ) from exc
     except pd.errors.ParserError as exc:
         raise DataError(f"{path}: malformed CSV ({exc})") from exc
     return frame
@@ -87,7 +92,9 @@ def parse_messages(text: str, *, where: str) -> str:
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
-        raise DataError(f"{where}: expected a Python list of strings; found {text[:60]!r}...") from exc
+        raise DataError(
+            f"{where}: expected a Python list of strings; found {text[:60]!r}..."
+        ) from exc
     if isinstance(value, str):
         return value
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -121,7 +128,7 @@ def strip_shared_prefix(prompts: list[str], tasks: list[str]) -> tuple[list[str]
     out, prefixes = list(prompts), {}
     for task in dict.fromkeys(tasks):
         rows = [i for i, t in enumerate(tasks) if t == task]
-        common = os.path.commonprefix([prompts[i] for i in rows])
+        common = commonpath([prompts[i] for i in rows])
         cut = common.rfind("\n\n") + 2 if "\n\n" in common else 0
         if cut and all(len(prompts[i]) > cut for i in rows):
             prefixes[task] = common[:cut]
@@ -138,8 +145,10 @@ def _merge_split_rows(table: pd.DataFrame) -> pd.DataFrame:
         counts = ordered.groupby("sample_id", sort=False)[col].count()
         if (counts > 1).any():
             bad = counts[counts > 1].index[0]
-            raise DataError(f"routerbench: sample_id {bad!r} has two scores for model {col!r}; "
-                            "expected at most one row per (query, model)")
+            raise DataError(
+                f"routerbench: sample_id {bad!r} has two scores for model {col!r}; "
+                "expected at most one row per (query, model)"
+            )
     agg = {c: "first" for c in [*score_cost, "prompt", "_task", "_path"]}
     agg.update({"_test": "max", "_order": "min"})
     merged = ordered.groupby("sample_id", sort=False).agg(agg)
@@ -150,11 +159,14 @@ def load_routerbench(data_dir: Path) -> RoutingDataset:
     """Load the RouterBench subset (ARC-C, MBPP, Winogrande; 11 LLMs; USD per query)."""
     table = _read_all(data_dir)
     raw_rows = len(table)
-    both = set(table.loc[table["_test"], "sample_id"]) & set(table.loc[~table["_test"], "sample_id"])
+    both = set(table.loc[table["_test"], "sample_id"]) & set(
+        table.loc[~table["_test"], "sample_id"]
+    )
     merged = _merge_split_rows(table)
-    full = [parse_messages(p, where=f"{path}: sample_id {sid!r}")
-            for p, path, sid in zip(merged["prompt"], merged["_path"], merged["sample_id"],
-                                    strict=True)]
+    full = [
+        parse_messages(p, where=f"{path}: sample_id {sid!r}")
+        for p, path, sid in zip(merged["prompt"], merged["_path"], merged["sample_id"], strict=True)
+    ]
     prompts, prefixes = strip_shared_prefix(full, merged["_task"].tolist())
     is_test = merged["_test"].to_numpy(bool)
     costs = merged[[m + _COST for m in MODELS]].to_numpy(np.float64)
@@ -216,8 +228,9 @@ def load_routerbench_responses(
     wanted = list(MODELS) if models is None else list(models)
     unknown = [m for m in wanted if m not in MODELS]
     if unknown:
-        raise DataError(f"routerbench has no model(s) {unknown}; expected some of: "
-                        f"{', '.join(MODELS)}")
+        raise DataError(
+            f"routerbench has no model(s) {unknown}; expected some of: {', '.join(MODELS)}"
+        )
     out: dict[tuple[str, str], str] = {}
     for _task, _split, path in _files(Path(data_dir)):
         frame = _read_csv(path, ["sample_id", *wanted, *(m + _RESPONSE for m in wanted)])

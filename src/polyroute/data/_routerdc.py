@@ -51,7 +51,9 @@ def load_routerdc(data_dir: Path) -> RoutingDataset:
         path = root / rel
         records = read_json(path)
         if not isinstance(records, list):
-            raise DataError(f"{path}: expected a JSON list of records; found {type(records).__name__}")
+            raise DataError(
+                f"{path}: expected a JSON list of records; found {type(records).__name__}"
+            )
         for i, rec in enumerate(records):
             try:
                 question, scores = rec["question"], rec["scores"]

@@ -82,8 +82,12 @@ class EmbeddingCache:
         self.open()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def open(self) -> None:
@@ -107,8 +111,11 @@ class EmbeddingCache:
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             # a rowid table, not WITHOUT ROWID: 1.5 kB rows would spill into overflow pages
             conn.execute("CREATE TABLE IF NOT EXISTS emb (h BLOB PRIMARY KEY, v BLOB NOT NULL)")
-            expected = {"encoder_id": self.encoder_id, "dim": str(self.dim),
-                        "format": FORMAT_VERSION}
+            expected = {
+                "encoder_id": self.encoder_id,
+                "dim": str(self.dim),
+                "format": FORMAT_VERSION,
+            }
             found = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             if not found:
                 conn.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", expected.items())
@@ -122,7 +129,8 @@ class EmbeddingCache:
     def _rebuild(self, reason: str) -> None:
         warnings.warn(
             f"embedding cache {self.path} is {reason}; deleting and rebuilding it",
-            EmbeddingCacheWarning, stacklevel=4,
+            EmbeddingCacheWarning,
+            stacklevel=4,
         )
         self.close()
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -133,8 +141,10 @@ class EmbeddingCache:
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise ConfigError("embedding cache: expected an open cache (use it as a context "
-                              "manager); found it closed")
+            raise ConfigError(
+                "embedding cache: expected an open cache (use it as a context "
+                "manager); found it closed"
+            )
         return self._conn
 
     # ------------------------------------------------------------------ access
@@ -159,7 +169,7 @@ class EmbeddingCache:
         rows: list[int] = []
         blobs: list[bytes] = []
         for start in range(0, len(keys), _SQL_CHUNK):
-            chunk = keys[start:start + _SQL_CHUNK]
+            chunk = keys[start : start + _SQL_CHUNK]
             marks = ",".join("?" * len(chunk))
             for key, blob in self.conn.execute(f"SELECT h, v FROM emb WHERE h IN ({marks})", chunk):
                 rows.append(position[key])
@@ -173,13 +183,15 @@ class EmbeddingCache:
         vectors[index] = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, self.dim)
         found[index] = True
 
-    def _drop_bad_entries(self, keys: Sequence[bytes], rows: list[int], blobs: list[bytes],
-                          width: int) -> tuple[list[int], list[bytes]]:
+    def _drop_bad_entries(
+        self, keys: Sequence[bytes], rows: list[int], blobs: list[bytes], width: int
+    ) -> tuple[list[int], list[bytes]]:
         bad = [(r, b) for r, b in zip(rows, blobs, strict=True) if len(b) != width]
         warnings.warn(
             f"embedding cache {self.path}: expected {width}-byte vectors; found {len(bad)} "
             f"entries of another size (e.g. {len(bad[0][1])} bytes); dropping them",
-            EmbeddingCacheWarning, stacklevel=5,
+            EmbeddingCacheWarning,
+            stacklevel=5,
         )
         with self._transaction():
             self.conn.executemany("DELETE FROM emb WHERE h = ?", [(keys[r],) for r, _ in bad])
@@ -190,8 +202,9 @@ class EmbeddingCache:
         """Store ``vectors`` (n, dim) under ``keys`` (replacing existing entries)."""
         data = np.ascontiguousarray(vectors, dtype=np.float32)
         if data.shape != (len(keys), self.dim):
-            raise DataError(f"expected vectors of shape ({len(keys)}, {self.dim}); "
-                            f"found {data.shape}")
+            raise DataError(
+                f"expected vectors of shape ({len(keys)}, {self.dim}); found {data.shape}"
+            )
         rows = [(key, data[i].tobytes()) for i, key in enumerate(keys)]
         try:
             self._put_rows(rows)
@@ -251,8 +264,9 @@ def encode_cached(
         raise ConfigError(f"batch_size: expected a positive int; found {batch_size!r}")
     dim = int(encoder.dim)
     index: dict[bytes, int] = {}
-    inverse = np.fromiter((index.setdefault(text_key(t), len(index)) for t in texts),
-                          dtype=np.int64, count=len(texts))
+    inverse = np.fromiter(
+        (index.setdefault(text_key(t), len(index)) for t in texts), dtype=np.int64, count=len(texts)
+    )
     keys = list(index)
     first = np.zeros(len(keys), dtype=np.int64)
     first[inverse] = np.arange(len(texts))  # an occurrence of each key (same text for all)
@@ -262,14 +276,29 @@ def encode_cached(
         if missing.size:
             # longest first: batches of similar length waste the least padding
             missing = missing[np.argsort([-len(texts[first[i]]) for i in missing], kind="stable")]
-            _fill_misses(encoder, cache, [texts[first[i]] for i in missing], missing, keys,
-                         vectors, batch_size, _want_progress(show_progress, missing.size))
+            _fill_misses(
+                encoder,
+                cache,
+                [texts[first[i]] for i in missing],
+                missing,
+                keys,
+                vectors,
+                batch_size,
+                _want_progress(show_progress, missing.size),
+            )
     return vectors[inverse]
 
 
-def _fill_misses(encoder: Encoder, cache: EmbeddingCache, miss_texts: list[str],
-                 missing: np.ndarray, keys: list[bytes], vectors: np.ndarray,
-                 batch_size: int, progress: bool) -> None:
+def _fill_misses(
+    encoder: Encoder,
+    cache: EmbeddingCache,
+    miss_texts: list[str],
+    missing: np.ndarray,
+    keys: list[bytes],
+    vectors: np.ndarray,
+    batch_size: int,
+    progress: bool,
+) -> None:
     bar: Any = None
     if progress:
         from tqdm.auto import tqdm
@@ -280,7 +309,8 @@ def _fill_misses(encoder: Encoder, cache: EmbeddingCache, miss_texts: list[str],
         for start in range(0, len(miss_texts), batch_size):
             stop = min(start + batch_size, len(miss_texts))
             vectors[missing[start:stop]] = _encode_checked(
-                encoder, miss_texts[start:stop], batch_size)
+                encoder, miss_texts[start:stop], batch_size
+            )
             pending.extend(range(start, stop))
             if len(pending) >= _WRITE_EVERY or stop == len(miss_texts):
                 rows = missing[pending]
@@ -296,8 +326,10 @@ def _fill_misses(encoder: Encoder, cache: EmbeddingCache, miss_texts: list[str],
 def _encode_checked(encoder: Encoder, texts: list[str], batch_size: int) -> np.ndarray:
     out = np.asarray(encoder.encode(texts, batch_size=batch_size), dtype=np.float32)
     if out.shape != (len(texts), encoder.dim):
-        raise DataError(f"encoder {encoder.encoder_id!r} returned shape {out.shape}; "
-                        f"expected ({len(texts)}, {encoder.dim})")
+        raise DataError(
+            f"encoder {encoder.encoder_id!r} returned shape {out.shape}; "
+            f"expected ({len(texts)}, {encoder.dim})"
+        )
     if not np.isfinite(out).all():
         raise DataError(f"encoder {encoder.encoder_id!r} returned non-finite values")
     return out

@@ -54,7 +54,8 @@ class HashingEncoder:
         self._dim = dim
         self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
         self.char_ngram_range = (
-            None if char_ngram_range is None
+            None
+            if char_ngram_range is None
             else (int(char_ngram_range[0]), int(char_ngram_range[1]))
         )
         self.lowercase = lowercase
@@ -72,8 +73,10 @@ class HashingEncoder:
         return f"hashing/d{self._dim}/w{lo}-{hi}/{chars}/lc{int(self.lowercase)}"
 
     def __repr__(self) -> str:
-        return (f"HashingEncoder(dim={self._dim}, ngram_range={self.ngram_range}, "
-                f"char_ngram_range={self.char_ngram_range}, lowercase={self.lowercase})")
+        return (
+            f"HashingEncoder(dim={self._dim}, ngram_range={self.ngram_range}, "
+            f"char_ngram_range={self.char_ngram_range}, lowercase={self.lowercase})"
+        )
 
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False
@@ -101,22 +104,24 @@ class HashingEncoder:
         feats: list[str] = []
         lo, hi = self.ngram_range
         for n in range(lo, hi + 1):
-            feats.extend("w\x1f" + " ".join(words[i:i + n]) for i in range(len(words) - n + 1))
+            feats.extend("w\x1f" + " ".join(words[i : i + n]) for i in range(len(words) - n + 1))
         if self.char_ngram_range is not None:
             clo, chi = self.char_ngram_range
             for word in words:
                 padded = f" {word} "
                 for n in range(clo, chi + 1):
-                    feats.extend("c\x1f" + padded[i:i + n] for i in range(len(padded) - n + 1))
+                    feats.extend("c\x1f" + padded[i : i + n] for i in range(len(padded) - n + 1))
         return feats
 
 
 def _check_range(name: str, value: object) -> None:
     ok = (
-        isinstance(value, tuple | list) and len(value) == 2
+        isinstance(value, tuple | list)
+        and len(value) == 2
         and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         and 1 <= value[0] <= value[1]
     )
     if not ok:
-        raise ConfigError(f"{name}: expected a pair (low, high) of ints with 1 <= low <= high; "
-                          f"found {value!r}")
+        raise ConfigError(
+            f"{name}: expected a pair (low, high) of ints with 1 <= low <= high; found {value!r}"
+        )

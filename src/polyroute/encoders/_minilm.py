@@ -36,8 +36,10 @@ def default_model_dir() -> Path:
         ) from exc
     path = Path(get_model_path())
     if not (path / "model.safetensors").is_file():
-        raise ConfigError(f"expected model weights at {path / 'model.safetensors'}; found none "
-                          f"(reinstall {MODEL_PACKAGE})")
+        raise ConfigError(
+            f"expected model weights at {path / 'model.safetensors'}; found none "
+            f"(reinstall {MODEL_PACKAGE})"
+        )
     return path
 
 
@@ -137,8 +139,10 @@ class MiniLMEncoder:
         return f"{weights}/onnx/max{self.max_seq_length}"
 
     def __repr__(self) -> str:
-        return (f"MiniLMEncoder(model_dir={str(self.model_dir)!r}, "
-                f"max_seq_length={self.max_seq_length}, num_threads={self.num_threads})")
+        return (
+            f"MiniLMEncoder(model_dir={str(self.model_dir)!r}, "
+            f"max_seq_length={self.max_seq_length}, num_threads={self.num_threads})"
+        )
 
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False
@@ -167,7 +171,7 @@ class MiniLMEncoder:
 
             starts = tqdm(starts, desc="embedding", unit="batch")
         for start in starts:
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             width = int(lengths[rows[0]])
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -193,9 +197,14 @@ class MiniLMEncoder:
         """
         ids = np.asarray(ids, dtype=np.int64)
         if ids.ndim != 2 or ids.shape[1] < 1:
-            raise ConfigError(f"ids: expected a 2-d int array (batch, seq); found shape {ids.shape}")
-        mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask,
-                                                                            dtype=np.int64)
+            raise ConfigError(
+                f"ids: expected a 2-d int array (batch, seq); found shape {ids.shape}"
+            )
+        mask = (
+            np.ones_like(ids)
+            if attention_mask is None
+            else np.asarray(attention_mask, dtype=np.int64)
+        )
         if mask.shape != ids.shape:
             raise ConfigError(f"attention_mask: expected shape {ids.shape}; found {mask.shape}")
         return self._run(ids, mask)
@@ -235,5 +244,7 @@ def _make_session(path: Path, threads: int) -> Any:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors: translate once, here
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(f"could not load the ONNX graph {path}: expected a valid ONNX model; "
-                          f"found {reason} (delete the file to have it rebuilt)") from exc
+        raise ConfigError(
+            f"could not load the ONNX graph {path}: expected a valid ONNX model; "
+            f"found {reason} (delete the file to have it rebuilt)"
+        ) from exc

@@ -62,9 +62,7 @@ def _export(model_dir: Path, out: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer / legacy-exporter notices are expected here
         try:
-            config = transformers.AutoConfig.from_pretrained(
-                str(model_dir), local_files_only=True
-            )
+            config = transformers.AutoConfig.from_pretrained(str(model_dir), local_files_only=True)
             config._attn_implementation = "eager"  # plain MatMul/Softmax graph: portable
             model = transformers.AutoModel.from_config(config)
             state = _load_safetensors(model_dir / "model.safetensors")
@@ -77,9 +75,15 @@ def _export(model_dir: Path, out: Path) -> None:
             axes[OUTPUT_NAME] = {0: "batch"}
             with torch.inference_mode():
                 torch.onnx.export(
-                    wrapper, dummy, str(out), input_names=list(INPUT_NAMES),
-                    output_names=[OUTPUT_NAME], dynamic_axes=axes, opset_version=17,
-                    do_constant_folding=True, dynamo=False,
+                    wrapper,
+                    dummy,
+                    str(out),
+                    input_names=list(INPUT_NAMES),
+                    output_names=[OUTPUT_NAME],
+                    dynamic_axes=axes,
+                    opset_version=17,
+                    do_constant_folding=True,
+                    dynamo=False,
                 )
         except (OSError, RuntimeError, ValueError) as exc:
             raise ConfigError(
@@ -91,18 +95,21 @@ def _import_export_deps() -> tuple[Any, Any]:
     try:
         import torch
     except ImportError as exc:
-        raise MissingDependencyError("torch (to build the ONNX graph on first use)",
-                                     "torch") from exc
+        raise MissingDependencyError(
+            "torch (to build the ONNX graph on first use)", "torch"
+        ) from exc
     try:
         import onnx  # noqa: F401  (torch's exporter needs it)
     except ImportError as exc:
-        raise MissingDependencyError("onnx (to build the ONNX graph on first use)",
-                                     "torch") from exc
+        raise MissingDependencyError(
+            "onnx (to build the ONNX graph on first use)", "torch"
+        ) from exc
     try:
         import transformers
     except ImportError as exc:
-        raise MissingDependencyError("transformers (to build the ONNX graph on first use)",
-                                     "torch") from exc
+        raise MissingDependencyError(
+            "transformers (to build the ONNX graph on first use)", "torch"
+        ) from exc
     return torch, transformers
 
 
@@ -136,7 +143,8 @@ def _pooled_model(torch: Any, model: Any) -> Any:
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
             hidden = self.model(
-                input_ids=input_ids, attention_mask=attention_mask,
+                input_ids=input_ids,
+                attention_mask=attention_mask,
                 token_type_ids=token_type_ids,
             ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)

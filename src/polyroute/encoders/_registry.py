@@ -9,14 +9,22 @@ from polyroute.encoders._base import Encoder
 from polyroute.exceptions import UnknownComponentError
 
 _ENCODERS: dict[str, tuple[str, str]] = {
-    "minilm": ("polyroute.encoders._minilm:MiniLMEncoder",
-               "all-MiniLM-L6-v2 on onnxruntime (default; offline, fast CPU path)"),
-    "minilm-st": ("polyroute.encoders._st:SentenceTransformerEncoder",
-                  "all-MiniLM-L6-v2 via sentence-transformers (reference; needs the st extra)"),
-    "minilm-static": ("polyroute.encoders._static:StaticMiniLMEncoder",
-                      "static vectors distilled from all-MiniLM-L6-v2 (pure numpy, fast)"),
-    "hashing": ("polyroute.encoders._hashing:HashingEncoder",
-                "signed feature hashing of word n-grams (no model; tests and tiny setups)"),
+    "minilm": (
+        "polyroute.encoders._minilm:MiniLMEncoder",
+        "all-MiniLM-L6-v2 on onnxruntime (default; offline, fast CPU path)",
+    ),
+    "minilm-st": (
+        "polyroute.encoders._st:SentenceTransformerEncoder",
+        "all-MiniLM-L6-v2 via sentence-transformers (reference; needs the st extra)",
+    ),
+    "minilm-static": (
+        "polyroute.encoders._static:StaticMiniLMEncoder",
+        "static vectors distilled from all-MiniLM-L6-v2 (pure numpy, fast)",
+    ),
+    "hashing": (
+        "polyroute.encoders._hashing:HashingEncoder",
+        "signed feature hashing of word n-grams (no model; tests and tiny setups)",
+    ),
 }
 
 DEFAULT_ENCODER = "minilm"

@@ -58,14 +58,16 @@ class SentenceTransformerEncoder:
                     str(self.model_dir), device=device, local_files_only=True
                 )
             except (OSError, ValueError, RuntimeError) as exc:
-                raise ConfigError(f"could not load sentence-transformers model from "
-                                  f"{self.model_dir}: {exc}") from exc
+                raise ConfigError(
+                    f"could not load sentence-transformers model from {self.model_dir}: {exc}"
+                ) from exc
         if max_seq_length is not None:
             self._model.max_seq_length = max_seq_length
-        self.max_seq_length = int(self._model.max_seq_length or read_max_seq_length(
-            self.model_dir))
-        get_dim = (getattr(self._model, "get_embedding_dimension", None)  # renamed in ST 6
-                   or self._model.get_sentence_embedding_dimension)
+        self.max_seq_length = int(self._model.max_seq_length or read_max_seq_length(self.model_dir))
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)  # renamed in ST 6
+            or self._model.get_sentence_embedding_dimension
+        )
         self._dim = int(get_dim())
         self._fingerprint = (
             "" if self._default_weights else weights_fingerprint(self.model_dir)[:16]
@@ -83,8 +85,10 @@ class SentenceTransformerEncoder:
         return f"{weights}/st/max{self.max_seq_length}"
 
     def __repr__(self) -> str:
-        return (f"SentenceTransformerEncoder(model_dir={str(self.model_dir)!r}, "
-                f"device={self.device!r}, max_seq_length={self.max_seq_length})")
+        return (
+            f"SentenceTransformerEncoder(model_dir={str(self.model_dir)!r}, "
+            f"device={self.device!r}, max_seq_length={self.max_seq_length})"
+        )
 
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False
@@ -94,7 +98,10 @@ class SentenceTransformerEncoder:
         if not texts:
             return np.empty((0, self._dim), dtype=np.float32)
         vectors = self._model.encode(
-            texts, batch_size=batch_size, show_progress_bar=show_progress,
-            convert_to_numpy=True, normalize_embeddings=True,
+            texts,
+            batch_size=batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
         )
         return np.asarray(vectors, dtype=np.float32)

@@ -98,8 +98,11 @@ class StaticMiniLMEncoder:
         self.model_dir = default_model_dir() if model_dir is None else _check_dir(model_dir)
         self.recipe = _check_recipe(n_components, weighting, sif_a, vocab_size)
         self.max_tokens = _check_int("max_tokens", max_tokens, low=1)
-        self.num_threads = (available_cores() if num_threads is None
-                            else _check_int("num_threads", num_threads, low=1))
+        self.num_threads = (
+            available_cores()
+            if num_threads is None
+            else _check_int("num_threads", num_threads, low=1)
+        )
         self._cache_dir = cache_dir
         self._onnx_path = onnx_path
         self._tokenizer = _load_tokenizer(self.model_dir, self.max_tokens)
@@ -133,9 +136,11 @@ class StaticMiniLMEncoder:
 
     def __repr__(self) -> str:
         r = self.recipe
-        return (f"StaticMiniLMEncoder(model_dir={str(self.model_dir)!r}, "
-                f"n_components={r.n_components}, weighting={r.weighting!r}, "
-                f"max_tokens={self.max_tokens}, vocab_size={r.vocab_size})")
+        return (
+            f"StaticMiniLMEncoder(model_dir={str(self.model_dir)!r}, "
+            f"n_components={r.n_components}, weighting={r.weighting!r}, "
+            f"max_tokens={self.max_tokens}, vocab_size={r.vocab_size})"
+        )
 
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 256, show_progress: bool = False
@@ -154,14 +159,15 @@ class StaticMiniLMEncoder:
             return self._finish(self._vectors[ids].sum(axis=0, keepdims=True))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for lo in range(0, len(texts), batch_size):
-            out[lo: lo + batch_size] = self._encode_batch(texts[lo: lo + batch_size])
+            out[lo : lo + batch_size] = self._encode_batch(texts[lo : lo + batch_size])
         return out
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
-        ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64,
-                          count=int(lengths.sum()))
+        ids = np.fromiter(
+            (i for e in encodings for i in e.ids), dtype=np.int64, count=int(lengths.sum())
+        )
         sums = np.zeros((len(texts), self.dim), dtype=np.float32)
         nonempty = lengths > 0
         if nonempty.any():  # reduceat sums each text's slice of the gathered token vectors
@@ -177,8 +183,12 @@ class StaticMiniLMEncoder:
         return out.astype(np.float32, copy=False)
 
     def _model_runner(self) -> Callable[[np.ndarray], np.ndarray]:
-        model = MiniLMEncoder(self.model_dir, num_threads=self.num_threads,
-                              cache_dir=self._cache_dir, onnx_path=self._onnx_path)
+        model = MiniLMEncoder(
+            self.model_dir,
+            num_threads=self.num_threads,
+            cache_dir=self._cache_dir,
+            onnx_path=self._onnx_path,
+        )
         return model.encode_token_ids
 
 
@@ -187,8 +197,10 @@ def _check_dir(model_dir: str | os.PathLike[str]) -> Path:
     missing = [name for name in _REQUIRED_FILES if not (path / name).is_file()]
     if missing:
         found = "no such directory" if not path.is_dir() else f"missing {', '.join(missing)}"
-        raise ConfigError(f"model_dir: expected a directory with {', '.join(_REQUIRED_FILES)} "
-                          f"at {path}; found {found}")
+        raise ConfigError(
+            f"model_dir: expected a directory with {', '.join(_REQUIRED_FILES)} "
+            f"at {path}; found {found}"
+        )
     return path
 
 
@@ -205,8 +217,9 @@ def _check_recipe(
 ) -> StaticRecipe:
     _check_int("n_components", n_components, low=1)
     if weighting not in WEIGHTINGS:
-        raise ConfigError(f"weighting: expected one of {', '.join(WEIGHTINGS)}; "
-                          f"found {weighting!r}")
+        raise ConfigError(
+            f"weighting: expected one of {', '.join(WEIGHTINGS)}; found {weighting!r}"
+        )
     if not isinstance(sif_a, (int, float)) or isinstance(sif_a, bool) or not sif_a > 0:
         raise ConfigError(f"sif_a: expected a positive float; found {sif_a!r}")
     if vocab_size is not None:

@@ -110,8 +110,9 @@ def load_or_build(
         table = _read_final(final_path, n_rows, recipe.n_components)
         if table is not None:  # another process built it while we waited
             return table
-        raw, empty, seconds = _raw_table(directory, weights_key, recipe.vocab_size, vocab,
-                                         special_ids, run_model, batch_size)
+        raw, empty, seconds = _raw_table(
+            directory, weights_key, recipe.vocab_size, vocab, special_ids, run_model, batch_size
+        )
         vectors, fallback = project(raw, empty, recipe, vocab_size=n_rows)
         _atomic_savez(final_path, vectors=vectors, fallback=fallback)
     return StaticTable(vectors, fallback, seconds)
@@ -124,9 +125,11 @@ def project(
     ids = raw[:, 0].astype(np.int64)
     tokens = raw[:, 1:].astype(np.float64)
     if not 1 <= recipe.n_components <= min(tokens.shape):
-        raise ConfigError(f"n_components: expected an int in [1, {min(tokens.shape)}] for "
-                          f"{tokens.shape[0]} tokens of width {tokens.shape[1]}; "
-                          f"found {recipe.n_components}")
+        raise ConfigError(
+            f"n_components: expected an int in [1, {min(tokens.shape)}] for "
+            f"{tokens.shape[0]} tokens of width {tokens.shape[1]}; "
+            f"found {recipe.n_components}"
+        )
     mean = tokens.mean(axis=0)
     centred = tokens - mean
     # principal axes from the (dim, dim) scatter matrix: far cheaper than an SVD of the table
@@ -172,9 +175,9 @@ def _raw_table(
     out = np.empty((len(ids), empty.size), dtype=np.float32)
     logger.info("distilling %d MiniLM tokens into static vectors (first use)", len(ids))
     for lo in range(0, len(ids), batch_size):
-        chunk = ids[lo: lo + batch_size]
+        chunk = ids[lo : lo + batch_size]
         batch = np.stack([np.full_like(chunk, cls_id), chunk, np.full_like(chunk, sep_id)], 1)
-        out[lo: lo + len(chunk)] = run(batch)
+        out[lo : lo + len(chunk)] = run(batch)
     seconds = time.perf_counter() - start
     logger.info("distilled %d tokens in %.1f s", len(ids), seconds)
     raw = np.hstack([ids[:, None].astype(np.float32), out])  # ids < 2**24: exact in float32
@@ -187,11 +190,18 @@ def _read_final(path: Path, vocab_size: int, n_components: int) -> StaticTable |
     if arrays is None:
         return None
     if arrays["vectors"].shape != (vocab_size, n_components):
-        logger.warning("static table %s has shape %s, expected %s; rebuilding it", path,
-                       arrays["vectors"].shape, (vocab_size, n_components))
+        logger.warning(
+            "static table %s has shape %s, expected %s; rebuilding it",
+            path,
+            arrays["vectors"].shape,
+            (vocab_size, n_components),
+        )
         return None
-    return StaticTable(arrays["vectors"].astype(np.float32, copy=False),
-                       arrays["fallback"].astype(np.float32, copy=False), None)
+    return StaticTable(
+        arrays["vectors"].astype(np.float32, copy=False),
+        arrays["fallback"].astype(np.float32, copy=False),
+        None,
+    )
 
 
 def _read_npz(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:

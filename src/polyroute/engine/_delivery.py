@@ -86,9 +86,15 @@ class Completion:
 class StreamHandle:
     """A stream whose first chunk arrived; :meth:`chunks` yields everything and runs the hooks."""
 
-    def __init__(self, model: str, dep: Deployment, stream: Any,
-                 finish: Callable[[BaseException | None, float | None], None],
-                 started: float, attempts: int) -> None:
+    def __init__(
+        self,
+        model: str,
+        dep: Deployment,
+        stream: Any,
+        finish: Callable[[BaseException | None, float | None], None],
+        started: float,
+        attempts: int,
+    ) -> None:
         self.model = model
         self.deployment = dep.name
         self.stream = stream
@@ -127,10 +133,16 @@ class StreamHandle:
 class Deliverer:
     """Runs the attempt loop of one request over a fixed set of models."""
 
-    def __init__(self, *, upstream: Upstream, breakers: CircuitBreakerRegistry,
-                 retry: RetrySettings, policy: RetryPolicy,
-                 secret_lookup: Callable[[str | None], SecretStr | None],
-                 observer: EngineObserver | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        upstream: Upstream,
+        breakers: CircuitBreakerRegistry,
+        retry: RetrySettings,
+        policy: RetryPolicy,
+        secret_lookup: Callable[[str | None], SecretStr | None],
+        observer: EngineObserver | None = None,
+    ) -> None:
         self.upstream = upstream
         self.breakers = breakers
         self.retry = retry
@@ -139,31 +151,50 @@ class Deliverer:
         self.observer: EngineObserver = observer or NullObserver()
 
     # ------------------------------------------------------------------ public
-    async def complete(self, order: Sequence[str], routes: Mapping[str, ModelRoute],
-                       body: dict[str, Any], *, key: str | None = None) -> Completion:
+    async def complete(
+        self,
+        order: Sequence[str],
+        routes: Mapping[str, ModelRoute],
+        body: dict[str, Any],
+        *,
+        key: str | None = None,
+    ) -> Completion:
         """Deliver a non-streaming request; raises the client's error when every attempt fails."""
         result = await self._run(order, routes, body, key=key, stream=False)
         assert isinstance(result, Completion)
         return result
 
-    async def stream(self, order: Sequence[str], routes: Mapping[str, ModelRoute],
-                     body: dict[str, Any], *, key: str | None = None) -> StreamHandle:
+    async def stream(
+        self,
+        order: Sequence[str],
+        routes: Mapping[str, ModelRoute],
+        body: dict[str, Any],
+        *,
+        key: str | None = None,
+    ) -> StreamHandle:
         """Open a stream (first chunk received) with retries and fallback before it."""
         result = await self._run(order, routes, body, key=key, stream=True)
         assert isinstance(result, StreamHandle)
         return result
 
     # ------------------------------------------------------------------ attempt loop
-    async def _run(self, order: Sequence[str], routes: Mapping[str, ModelRoute],
-                   body: dict[str, Any], *, key: str | None, stream: bool
-                   ) -> Completion | StreamHandle:
+    async def _run(
+        self,
+        order: Sequence[str],
+        routes: Mapping[str, ModelRoute],
+        body: dict[str, Any],
+        *,
+        key: str | None,
+        stream: bool,
+    ) -> Completion | StreamHandle:
         deadline = time.monotonic() + self.retry.timeout_s
         failures: list[UpstreamError] = []
         served = [m for m in order if m in routes and routes[m].deployments]
         if not served:
             raise NoHealthyDeploymentError(
                 f"no deployment configured for {', '.join(order) or 'any model'}; add one in the "
-                "config (models[].deployments) or with POST /admin/models/<model>/deployments")
+                "config (models[].deployments) or with POST /admin/models/<model>/deployments"
+            )
         previous: str | None = None
         for model in served:
             if previous is not None:
@@ -176,11 +207,19 @@ class Deliverer:
                 break
         raise AllAttemptsFailedError(
             f"all {len(failures)} attempt(s) failed over model(s) {', '.join(served)}; last: "
-            f"{failures[-1] if failures else 'none'}", attempts=failures)
+            f"{failures[-1] if failures else 'none'}",
+            attempts=failures,
+        )
 
-    async def _try_model(self, route: ModelRoute, body: dict[str, Any], key: str | None,
-                         stream: bool, deadline: float, failures: list[UpstreamError]
-                         ) -> Completion | StreamHandle | None:
+    async def _try_model(
+        self,
+        route: ModelRoute,
+        body: dict[str, Any],
+        key: str | None,
+        stream: bool,
+        deadline: float,
+        failures: list[UpstreamError],
+    ) -> Completion | StreamHandle | None:
         payload = _encode_body(body, route.upstream_name)
         tried: set[str] = set()
         attempt = 0
@@ -193,8 +232,13 @@ class Deliverer:
             tried.add(dep.name)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                failures.append(UpstreamTimeout("total timeout reached before the call",
-                                                model=dep.model, deployment=dep.name))
+                failures.append(
+                    UpstreamTimeout(
+                        "total timeout reached before the call",
+                        model=dep.model,
+                        deployment=dep.name,
+                    )
+                )
                 return None
             if self.retry.attempt_timeout_s is not None and not stream:
                 remaining = min(remaining, self.retry.attempt_timeout_s)
@@ -203,8 +247,10 @@ class Deliverer:
             except UpstreamError as exc:
                 failures.append(exc)
                 self.observer.on_attempt_failed(dep.model, dep.name, exc)
-                if isinstance(exc, UpstreamClientError) and exc.status_code in \
-                        FATAL_CLIENT_STATUSES:
+                if (
+                    isinstance(exc, UpstreamClientError)
+                    and exc.status_code in FATAL_CLIENT_STATUSES
+                ):
                     raise
                 delay = self.policy.delay_s(attempt, exc)
                 if delay is None or time.monotonic() + delay >= deadline:
@@ -213,8 +259,9 @@ class Deliverer:
                 if delay > 0:
                     await asyncio.sleep(delay)
 
-    def _pick(self, route: ModelRoute, key: str | None, tried: set[str]
-              ) -> Deployment | UpstreamError:
+    def _pick(
+        self, route: ModelRoute, key: str | None, tried: set[str]
+    ) -> Deployment | UpstreamError:
         healthy = [d for d in route.deployments if self.breakers.get(d.key).available()]
         fresh = [d for d in healthy if d.name not in tried] or healthy
         while fresh:
@@ -227,10 +274,19 @@ class Deliverer:
             fresh = [d for d in fresh if d is not dep]
         return CircuitOpenError(
             f"every deployment of model {route.settings.name!r} has an open circuit "
-            f"({len(route.deployments)} configured)", model=route.settings.name)
+            f"({len(route.deployments)} configured)",
+            model=route.settings.name,
+        )
 
-    async def _call(self, route: ModelRoute, dep: Deployment, payload: bytes, stream: bool,
-                    remaining: float, attempt: int) -> Completion | StreamHandle:
+    async def _call(
+        self,
+        route: ModelRoute,
+        dep: Deployment,
+        payload: bytes,
+        stream: bool,
+        remaining: float,
+        attempt: int,
+    ) -> Completion | StreamHandle:
         api_key = self.secret_lookup(dep.api_key_env)
         breaker = self.breakers.get(dep.key)
         started = time.monotonic()
@@ -238,14 +294,19 @@ class Deliverer:
         try:
             if stream:
                 opened = await self.upstream.open_stream(
-                    dep, api_key, payload, timeout_s=remaining,
-                    first_token_timeout_s=self.retry.first_token_timeout_s)
+                    dep,
+                    api_key,
+                    payload,
+                    timeout_s=remaining,
+                    first_token_timeout_s=self.retry.first_token_timeout_s,
+                )
             else:
                 response = await self.upstream.post(dep, api_key, payload, timeout_s=remaining)
         except BaseException as exc:  # every outcome, cancellation included, reaches the hooks
             _record(route.balancer, breaker, dep, exc, started, None)
             raise
         if stream:  # the handle runs the end-of-call hooks when the stream ends or is closed
+
             def finish(exc: BaseException | None, ttft: float | None) -> None:
                 _record(route.balancer, breaker, dep, exc, started, ttft)
 
@@ -254,8 +315,14 @@ class Deliverer:
         return Completion(route.settings.name, dep.name, response, attempt)
 
 
-def _record(balancer: Balancer, breaker: Any, dep: Deployment, exc: BaseException | None,
-            started: float, ttft: float | None) -> None:
+def _record(
+    balancer: Balancer,
+    breaker: Any,
+    dep: Deployment,
+    exc: BaseException | None,
+    started: float,
+    ttft: float | None,
+) -> None:
     """Balancer hook and circuit outcome of one finished call."""
     if exc is None:
         balancer.on_success(dep, time.monotonic() - started, ttft_s=ttft)

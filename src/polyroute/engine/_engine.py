@@ -113,30 +113,50 @@ class RoutingEngine:
         made by other processes; changes published on ``store`` apply at once).
     """
 
-    def __init__(self, settings: GatewaySettings, pool: ModelPool, *, store: StateStore,
-                 upstream: Upstream,
-                 secret_lookup: Callable[[str | None], SecretStr | None],
-                 encoders: Mapping[str, Any] | None = None,
-                 routers: Mapping[str, BaseRouter] | None = None,
-                 observer: EngineObserver | None = None,
-                 config_dir: Path | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 poll_interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        pool: ModelPool,
+        *,
+        store: StateStore,
+        upstream: Upstream,
+        secret_lookup: Callable[[str | None], SecretStr | None],
+        encoders: Mapping[str, Any] | None = None,
+        routers: Mapping[str, BaseRouter] | None = None,
+        observer: EngineObserver | None = None,
+        config_dir: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        poll_interval_s: float = 1.0,
+    ) -> None:
         self.settings = settings
         self.pool = pool
         self.store = store
         self.upstream = upstream
         self.profiles = {p.name: p for p in settings.profiles}
         self.breakers = CircuitBreakerRegistry(
-            store, failure_threshold=settings.circuit.failure_threshold,
-            failure_rate=settings.circuit.failure_rate, window=settings.circuit.window,
+            store,
+            failure_threshold=settings.circuit.failure_threshold,
+            failure_rate=settings.circuit.failure_rate,
+            window=settings.circuit.window,
             min_calls=min(10, settings.circuit.window),
-            reset_timeout_s=settings.circuit.reset_timeout_s, clock=clock)
+            reset_timeout_s=settings.circuit.reset_timeout_s,
+            clock=clock,
+        )
         r = settings.retry
-        policy = RetryPolicy(max_attempts=r.max_attempts, base_delay_s=r.base_delay_s,
-                             max_delay_s=r.max_delay_s, max_retry_after_s=r.max_retry_after_s)
-        self.deliverer = Deliverer(upstream=upstream, breakers=self.breakers, retry=r,
-                                   policy=policy, secret_lookup=secret_lookup, observer=observer)
+        policy = RetryPolicy(
+            max_attempts=r.max_attempts,
+            base_delay_s=r.base_delay_s,
+            max_delay_s=r.max_delay_s,
+            max_retry_after_s=r.max_retry_after_s,
+        )
+        self.deliverer = Deliverer(
+            upstream=upstream,
+            breakers=self.breakers,
+            retry=r,
+            policy=policy,
+            secret_lookup=secret_lookup,
+            observer=observer,
+        )
         self._encoders: dict[str, Any] = dict(encoders or {})
         self._base_routers: dict[str, BaseRouter] = dict(routers or {})
         self._router_stamps: dict[str, tuple[int, ...]] = {}
@@ -147,8 +167,9 @@ class RoutingEngine:
         self._lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._embed_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._embed_cache_size = max((p.embedding_cache for p in settings.profiles
-                                      if p.strategy == "learned"), default=0)
+        self._embed_cache_size = max(
+            (p.embedding_cache for p in settings.profiles if p.strategy == "learned"), default=0
+        )
         self._dirty = True
         self._checked_at = 0.0
         self._view: _View | None = None
@@ -193,11 +214,15 @@ class RoutingEngine:
         try:
             router = load_router(path)
         except (DataError, OSError) as exc:
-            hint = (" (the packaged default router artifact is missing; reinstall polyroute or "
-                    "point router: at a directory written by 'polyroute fit')"
-                    if profile.router == BUILTIN_ROUTER else "")
-            raise ConfigError(f"profile {profile.name!r}: cannot load router {path}: "
-                              f"{exc}{hint}") from None
+            hint = (
+                " (the packaged default router artifact is missing; reinstall polyroute or "
+                "point router: at a directory written by 'polyroute fit')"
+                if profile.router == BUILTIN_ROUTER
+                else ""
+            )
+            raise ConfigError(
+                f"profile {profile.name!r}: cannot load router {path}: {exc}{hint}"
+            ) from None
         if profile.router_params:
             router.set_params(**profile.router_params)
         return router
@@ -265,7 +290,11 @@ class RoutingEngine:
     def view(self) -> _View:
         """The current view, rebuilt when the pool changed."""
         now = time.monotonic()
-        if not self._dirty and self._view is not None and now - self._checked_at >= self._poll_interval_s:
+        if (
+            not self._dirty
+            and self._view is not None
+            and now - self._checked_at >= self._poll_interval_s
+        ):
             self._checked_at = now
             if self.pool.version() != self._view.snapshot.version:
                 self._dirty = True
@@ -286,14 +315,26 @@ class RoutingEngine:
         for pname, base in self._base_routers.items():
             router, added = self._attach_profiles(pname, base, snap)
             routers[pname], onboarded[pname] = router, added
-        logger.info("pool view built: version %d, %d models, %d with deployments",
-                    snap.version, len(routes), sum(bool(r.deployments) for r in routes.values()))
+        logger.info(
+            "pool view built: version %d, %d models, %d with deployments",
+            snap.version,
+            len(routes),
+            sum(bool(r.deployments) for r in routes.values()),
+        )
         return _View(snap, routes, routers, onboarded)
 
     def _route_for(self, model: ModelSettings) -> ModelRoute:
-        deps = tuple(Deployment(name=d.name, model=model.name, base_url=d.base_url,
-                                api_key_env=d.api_key_env, weight=d.weight,
-                                max_concurrency=d.max_concurrency) for d in model.deployments)
+        deps = tuple(
+            Deployment(
+                name=d.name,
+                model=model.name,
+                base_url=d.base_url,
+                api_key_env=d.api_key_env,
+                weight=d.weight,
+                max_concurrency=d.max_concurrency,
+            )
+            for d in model.deployments
+        )
         bkey = (model.name, model.balancer, repr(sorted(model.balancer_params.items())))
         balancer = self._balancers.get(bkey)
         if balancer is None:  # keep balancer state (EWMA, ring, rotation) across pool changes
@@ -301,8 +342,9 @@ class RoutingEngine:
             self._balancers[bkey] = balancer
         return ModelRoute(model, deps, balancer)
 
-    def _attach_profiles(self, pname: str, base: BaseRouter, snap: PoolSnapshot
-                         ) -> tuple[BaseRouter, list[str]]:
+    def _attach_profiles(
+        self, pname: str, base: BaseRouter, snap: PoolSnapshot
+    ) -> tuple[BaseRouter, list[str]]:
         known = set(base.model_names_)
         new = [p for m, p in snap.profiles.items() if m not in known]
         if not new or not getattr(base, "supports_new_models", False):
@@ -312,8 +354,13 @@ class RoutingEngine:
         enc_name = self._encoder_name(self.profiles[pname])
         for prof in new:
             if prof.encoder != enc_name:
-                logger.warning("profile of %r was embedded with %r; router %r uses %r: skipped",
-                               prof.model, prof.encoder, pname, enc_name)
+                logger.warning(
+                    "profile of %r was embedded with %r; router %r uses %r: skipped",
+                    prof.model,
+                    prof.encoder,
+                    pname,
+                    enc_name,
+                )
                 continue
             cost = snap.models[prof.model].routing_cost_usd()
             router.add_models(prof.X, prof.y[:, None], [prof.model], costs=[cost])  # type: ignore[attr-defined]
@@ -331,8 +378,7 @@ class RoutingEngine:
         valid = [*self.profiles, *self.view().snapshot.models]
         raise UnknownComponentError("model or routing profile", name, valid)
 
-    def route(self, request: RouteRequest, *, embedding: np.ndarray | None = None
-              ) -> RouteDecision:
+    def route(self, request: RouteRequest, *, embedding: np.ndarray | None = None) -> RouteDecision:
         """Decide which model answers ``request`` (and the fallback order).
 
         ``embedding`` is the prompt's embedding from :meth:`embed` when the caller computed it
@@ -351,42 +397,64 @@ class RoutingEngine:
         profile, model = self.resolve(request.model)
         if profile is None:
             assert model is not None
-            return RouteDecision(model=model, profile=None, strategy="direct",
-                                 reason=f"model {model!r} requested by name",
-                                 cost_weight=None, order=(model,))
+            return RouteDecision(
+                model=model,
+                profile=None,
+                strategy="direct",
+                reason=f"model {model!r} requested by name",
+                cost_weight=None,
+                order=(model,),
+            )
         lam = self._cost_weight(profile, request.cost_weight)
         candidates = self._candidates(profile, view)
         ctx = make_context(request.text, request.metadata) if profile.rules else None
         rule = first_match(profile.rules, ctx) if ctx is not None else None
         if rule is not None and rule.model is not None:
             if rule.model not in view.snapshot.models:
-                raise NoEligibleModelError(f"rule {rule.name!r} targets model {rule.model!r}, "
-                                           "which is not in the pool")
+                raise NoEligibleModelError(
+                    f"rule {rule.name!r} targets model {rule.model!r}, which is not in the pool"
+                )
             order = _dedupe([rule.model, *self._fallbacks(profile, candidates)])
-            return RouteDecision(model=rule.model, profile=profile.name, strategy="rule",
-                                 reason=f"rule {rule.name!r} matched", cost_weight=lam,
-                                 order=tuple(order[:profile.max_models]), rule=rule.name,
-                                 language=ctx.language if ctx else None)
+            return RouteDecision(
+                model=rule.model,
+                profile=profile.name,
+                strategy="rule",
+                reason=f"rule {rule.name!r} matched",
+                cost_weight=lam,
+                order=tuple(order[: profile.max_models]),
+                rule=rule.name,
+                language=ctx.language if ctx else None,
+            )
         if rule is not None and rule.candidates is not None:
             candidates = [m for m in rule.candidates if m in view.snapshot.models]
             if rule.cost_weight is not None and request.cost_weight is None:
                 lam = rule.cost_weight
         if not candidates:
-            raise NoEligibleModelError(f"profile {profile.name!r} has no candidate model in the "
-                                       "pool")
+            raise NoEligibleModelError(
+                f"profile {profile.name!r} has no candidate model in the pool"
+            )
         if profile.strategy == "round-robin":
             return self._round_robin(profile, candidates, lam, view)
         X = embedding if embedding is not None else self._embed(profile, request.text)
-        return self._learned(profile, candidates, lam, X, view, rule_name=(
-            rule.name if rule else None), language=ctx.language if ctx else None)
+        return self._learned(
+            profile,
+            candidates,
+            lam,
+            X,
+            view,
+            rule_name=(rule.name if rule else None),
+            language=ctx.language if ctx else None,
+        )
 
     def _cost_weight(self, profile: RoutingProfile, asked: float | None) -> float:
         if asked is None:
             return profile.cost_weight
         low, high = profile.cost_weight_range
         if not (isinstance(asked, int | float) and math.isfinite(asked) and low <= asked <= high):
-            raise InvalidRequestError(f"cost_weight: expected a number in [{low:g}, {high:g}] for "
-                                      f"profile {profile.name!r}, found {asked!r}")
+            raise InvalidRequestError(
+                f"cost_weight: expected a number in [{low:g}, {high:g}] for "
+                f"profile {profile.name!r}, found {asked!r}"
+            )
         return float(asked)
 
     def _candidates(self, profile: RoutingProfile, view: _View) -> list[str]:
@@ -402,19 +470,33 @@ class RoutingEngine:
     def _fallbacks(self, profile: RoutingProfile, candidates: Sequence[str]) -> list[str]:
         return list(profile.fallbacks) if profile.fallbacks is not None else list(candidates)
 
-    def _round_robin(self, profile: RoutingProfile, candidates: list[str], lam: float,
-                     view: _View) -> RouteDecision:
+    def _round_robin(
+        self, profile: RoutingProfile, candidates: list[str], lam: float, view: _View
+    ) -> RouteDecision:
         i = next(self._rr[profile.name]) % len(candidates)
         order = candidates[i:] + candidates[:i]
         if profile.fallbacks is not None:
             order = _dedupe([order[0], *profile.fallbacks])
-        return RouteDecision(model=order[0], profile=profile.name, strategy="round-robin",
-                             reason=f"static round-robin over {len(candidates)} models",
-                             cost_weight=None, order=tuple(order[:profile.max_models]))
+        return RouteDecision(
+            model=order[0],
+            profile=profile.name,
+            strategy="round-robin",
+            reason=f"static round-robin over {len(candidates)} models",
+            cost_weight=None,
+            order=tuple(order[: profile.max_models]),
+        )
 
-    def _learned(self, profile: RoutingProfile, candidates: list[str], lam: float,
-                 X: np.ndarray, view: _View, *, rule_name: str | None, language: str | None
-                 ) -> RouteDecision:
+    def _learned(
+        self,
+        profile: RoutingProfile,
+        candidates: list[str],
+        lam: float,
+        X: np.ndarray,
+        view: _View,
+        *,
+        rule_name: str | None,
+        language: str | None,
+    ) -> RouteDecision:
         router = view.routers[profile.name]
         idx = router.model_index(candidates)
         scores = router.predict_scores(X)[0, idx]
@@ -429,28 +511,47 @@ class RoutingEngine:
             order = _dedupe([order[0], *profile.fallbacks])
         cluster = _cluster(router, X)
         chosen = candidates[choice]
-        cands = tuple(Candidate(m, round(float(scores[j]), 4), float(costs[j]),
-                                round(float(rel[j]), 4), round(float(utility[j]), 4),
-                                bool(view.routes[m].deployments))
-                      for j, m in enumerate(candidates))
+        cands = tuple(
+            Candidate(
+                m,
+                round(float(scores[j]), 4),
+                float(costs[j]),
+                round(float(rel[j]), 4),
+                round(float(utility[j]), 4),
+                bool(view.routes[m].deployments),
+            )
+            for j, m in enumerate(candidates)
+        )
         where = f" in cluster {cluster}" if cluster is not None else ""
-        reason = (f"{type(router).__name__}: best quality - {lam:g} x relative cost{where} "
-                  f"(quality {scores[choice]:.3f}, relative cost {rel[choice]:.3f})")
+        reason = (
+            f"{type(router).__name__}: best quality - {lam:g} x relative cost{where} "
+            f"(quality {scores[choice]:.3f}, relative cost {rel[choice]:.3f})"
+        )
         if rule_name:
             reason = f"rule {rule_name!r} narrowed candidates; " + reason
-        return RouteDecision(model=chosen, profile=profile.name, strategy="learned",
-                             reason=reason, cost_weight=lam,
-                             order=tuple(order[:profile.max_models]), candidates=cands,
-                             cluster=cluster, rule=rule_name, language=language)
+        return RouteDecision(
+            model=chosen,
+            profile=profile.name,
+            strategy="learned",
+            reason=reason,
+            cost_weight=lam,
+            order=tuple(order[: profile.max_models]),
+            candidates=cands,
+            cluster=cluster,
+            rule=rule_name,
+            language=language,
+        )
 
     # ------------------------------------------------------------------ delivery
-    async def complete(self, decision: RouteDecision, body: dict[str, Any], *,
-                       key: str | None = None) -> Completion:
+    async def complete(
+        self, decision: RouteDecision, body: dict[str, Any], *, key: str | None = None
+    ) -> Completion:
         """Deliver a non-streaming request along ``decision.order``."""
         return await self.deliverer.complete(decision.order, self.view().routes, body, key=key)
 
-    async def stream(self, decision: RouteDecision, body: dict[str, Any], *,
-                     key: str | None = None) -> StreamHandle:
+    async def stream(
+        self, decision: RouteDecision, body: dict[str, Any], *, key: str | None = None
+    ) -> StreamHandle:
         """Open a stream along ``decision.order`` (fallback only before the first chunk)."""
         return await self.deliverer.stream(decision.order, self.view().routes, body, key=key)
 
@@ -461,8 +562,11 @@ class RoutingEngine:
     def ready(self) -> tuple[bool, str]:
         """Ready when every learned profile has a router and the pool has a model."""
         view = self.view()
-        missing = [p for p, prof in self.profiles.items()
-                   if prof.strategy == "learned" and p not in view.routers]
+        missing = [
+            p
+            for p, prof in self.profiles.items()
+            if prof.strategy == "learned" and p not in view.routers
+        ]
         if missing:
             return False, f"profiles without a router: {missing}"
         if not view.snapshot.models:

@@ -39,8 +39,9 @@ class Origin:
     def parse(cls, url: str) -> Origin:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"upstream base_url: expected http(s)://host[:port]/path, "
-                              f"found {url!r}")
+            raise ConfigError(
+                f"upstream base_url: expected http(s)://host[:port]/path, found {url!r}"
+            )
         port = parts.port or (443 if parts.scheme == "https" else 80)
         return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
 
@@ -80,8 +81,9 @@ class _Parse:
 class Connection:
     """One TCP (or TLS) connection; reads one response at a time."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 origin: Origin, where: str) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, origin: Origin, where: str
+    ) -> None:
         self.reader = reader
         self.writer = writer
         self.origin = origin
@@ -112,22 +114,24 @@ class Connection:
             async with asyncio.timeout(timeout_s):
                 data = await self.reader.read(_READ)
         except TimeoutError:
-            raise UpstreamTimeout(f"{self.where} timed out after {timeout_s:.3g} s "
-                                  "waiting for data") from None
+            raise UpstreamTimeout(
+                f"{self.where} timed out after {timeout_s:.3g} s waiting for data"
+            ) from None
         except OSError as exc:
-            raise UpstreamConnectionError(f"{self.where} connection failed "
-                                          f"({type(exc).__name__})") from exc
+            raise UpstreamConnectionError(
+                f"{self.where} connection failed ({type(exc).__name__})"
+            ) from exc
         if not data:
             if self.parse.headers_done and not self.parse.has_length:
                 self.parse.done = True  # a read-until-close body ends at EOF
                 return
-            raise UpstreamConnectionError(f"{self.where} closed the connection before the "
-                                          "response was complete")
+            raise UpstreamConnectionError(
+                f"{self.where} closed the connection before the response was complete"
+            )
         try:
             self._parser.feed_data(data)  # type: ignore[attr-defined]
         except httptools.HttpParserError as exc:
-            raise UpstreamConnectionError(f"{self.where} sent a malformed HTTP response") \
-                from exc
+            raise UpstreamConnectionError(f"{self.where} sent a malformed HTTP response") from exc
 
     def close(self) -> None:
         self.writer.close()
@@ -163,13 +167,16 @@ class Http11Client:
         try:
             async with asyncio.timeout(self.connect_timeout_s):
                 reader, writer = await asyncio.open_connection(
-                    origin.host, origin.port, ssl=ctx, limit=_READ * 4)
+                    origin.host, origin.port, ssl=ctx, limit=_READ * 4
+                )
         except TimeoutError:
-            raise UpstreamTimeout(f"{where} connect timed out after "
-                                  f"{self.connect_timeout_s:g} s") from None
+            raise UpstreamTimeout(
+                f"{where} connect timed out after {self.connect_timeout_s:g} s"
+            ) from None
         except OSError as exc:
-            raise UpstreamConnectionError(f"{where} connection failed "
-                                          f"({type(exc).__name__})") from exc
+            raise UpstreamConnectionError(
+                f"{where} connection failed ({type(exc).__name__})"
+            ) from exc
         return Connection(reader, writer, origin, where)
 
     def _acquire_idle(self, origin: Origin) -> Connection | None:
@@ -193,11 +200,25 @@ class Http11Client:
             return
         pool.append(conn)
 
-    async def send(self, origin: Origin, path: str, headers: bytes, body: bytes, *,
-                   where: str, timeout_s: float) -> Connection:
+    async def send(
+        self,
+        origin: Origin,
+        path: str,
+        headers: bytes,
+        body: bytes,
+        *,
+        where: str,
+        timeout_s: float,
+    ) -> Connection:
         """Send a POST and wait for the response headers; returns the connection to read."""
-        head = (f"POST {origin.base_path}{path} HTTP/1.1\r\nHost: {origin.host_header}"
-                f"\r\nContent-Length: {len(body)}\r\n").encode("latin-1") + headers + b"\r\n"
+        head = (
+            (
+                f"POST {origin.base_path}{path} HTTP/1.1\r\nHost: {origin.host_header}"
+                f"\r\nContent-Length: {len(body)}\r\n"
+            ).encode("latin-1")
+            + headers
+            + b"\r\n"
+        )
         for fresh in (False, True):
             conn = None if fresh else self._acquire_idle(origin)
             if conn is None:
@@ -231,8 +252,7 @@ class Http11Client:
         self.release(conn)
         return body
 
-    async def iter_body(self, conn: Connection, *, chunk_timeout_s: float
-                        ) -> AsyncIterator[bytes]:
+    async def iter_body(self, conn: Connection, *, chunk_timeout_s: float) -> AsyncIterator[bytes]:
         """Body chunks as they arrive; closes (or pools) the connection at the end."""
         try:
             while True:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from polyroute.gateway_config import ContextRule
 
 _SCRIPTS: tuple[tuple[str, int, int], ...] = (
-    ("ja", 0x3040, 0x30FF),   # Hiragana + Katakana: checked before Han (Japanese uses both)
+    ("ja", 0x3040, 0x30FF),  # Hiragana + Katakana: checked before Han (Japanese uses both)
     ("ko", 0xAC00, 0xD7AF),
     ("ko", 0x1100, 0x11FF),
     ("zh", 0x4E00, 0x9FFF),
@@ -28,8 +28,9 @@ _SCRIPTS: tuple[tuple[str, int, int], ...] = (
     ("he", 0x0590, 0x05FF),
     ("th", 0x0E00, 0x0E7F),
 )
-_CODE = re.compile(r"```|^\s{4,}\S|\bdef \w+\(|\bclass \w+[:(]|[{};]\s*$|#include|=>|\bfunction\b",
-                   re.MULTILINE)
+_CODE = re.compile(
+    r"```|^\s{4,}\S|\bdef \w+\(|\bclass \w+[:(]|[{};]\s*$|#include|=>|\bfunction\b", re.MULTILINE
+)
 _SAMPLE = 2000
 
 

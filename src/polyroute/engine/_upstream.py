@@ -52,8 +52,14 @@ class UpstreamResponse:
 class UpstreamStream:
     """An open SSE stream whose first chunk has arrived; iterate :meth:`rest` for the others."""
 
-    def __init__(self, chunks: AsyncIterator[bytes], first: bytes, content_type: str,
-                 dep: Deployment, deadline: float) -> None:
+    def __init__(
+        self,
+        chunks: AsyncIterator[bytes],
+        first: bytes,
+        content_type: str,
+        dep: Deployment,
+        deadline: float,
+    ) -> None:
         self.first = first
         self.content_type = content_type
         self._chunks = chunks
@@ -85,10 +91,17 @@ class UpstreamStream:
 class HttpxStream(UpstreamStream):
     """An :class:`UpstreamStream` read through httpx (its errors are translated)."""
 
-    def __init__(self, response: httpx.Response, chunks: AsyncIterator[bytes], first: bytes,
-                 dep: Deployment, deadline: float) -> None:
-        super().__init__(chunks, first, response.headers.get("content-type", "text/event-stream"),
-                         dep, deadline)
+    def __init__(
+        self,
+        response: httpx.Response,
+        chunks: AsyncIterator[bytes],
+        first: bytes,
+        dep: Deployment,
+        deadline: float,
+    ) -> None:
+        super().__init__(
+            chunks, first, response.headers.get("content-type", "text/event-stream"), dep, deadline
+        )
         self.response = response
 
     def _translate(self, exc: Exception) -> UpstreamError | None:
@@ -103,11 +116,19 @@ class HttpxStream(UpstreamStream):
 class Upstream(Protocol):
     """What delivery needs from an HTTP client: both implementations below satisfy it."""
 
-    async def post(self, dep: Deployment, api_key: SecretStr | None, body: bytes, *,
-                   timeout_s: float) -> UpstreamResponse: ...
+    async def post(
+        self, dep: Deployment, api_key: SecretStr | None, body: bytes, *, timeout_s: float
+    ) -> UpstreamResponse: ...
 
-    async def open_stream(self, dep: Deployment, api_key: SecretStr | None, body: bytes, *,
-                          first_token_timeout_s: float, timeout_s: float) -> Any: ...
+    async def open_stream(
+        self,
+        dep: Deployment,
+        api_key: SecretStr | None,
+        body: bytes,
+        *,
+        first_token_timeout_s: float,
+        timeout_s: float,
+    ) -> Any: ...
 
     async def aclose(self) -> None: ...
 
@@ -132,8 +153,9 @@ class NativeUpstream:
     def __init__(self, *, connect_timeout_s: float = 5.0, max_idle_per_origin: int = 256) -> None:
         from polyroute.engine._http11 import Http11Client
 
-        self.client = Http11Client(connect_timeout_s=connect_timeout_s,
-                                   max_idle_per_origin=max_idle_per_origin)
+        self.client = Http11Client(
+            connect_timeout_s=connect_timeout_s, max_idle_per_origin=max_idle_per_origin
+        )
         self._origins: dict[str, Any] = {}
 
     async def aclose(self) -> None:
@@ -154,29 +176,44 @@ class NativeUpstream:
             head += b"Authorization: Bearer " + api_key.get_secret_value().encode() + b"\r\n"
         return head
 
-    async def _send(self, dep: Deployment, api_key: SecretStr | None, body: bytes,
-                    timeout_s: float) -> Any:
-        conn = await self.client.send(self._origin(dep), "/chat/completions",
-                                      self._headers(api_key), body, where=dep.key,
-                                      timeout_s=timeout_s)
+    async def _send(
+        self, dep: Deployment, api_key: SecretStr | None, body: bytes, timeout_s: float
+    ) -> Any:
+        conn = await self.client.send(
+            self._origin(dep),
+            "/chat/completions",
+            self._headers(api_key),
+            body,
+            where=dep.key,
+            timeout_s=timeout_s,
+        )
         if conn.status >= 300:
             content = await self.client.read_all(conn, timeout_s=timeout_s)
             raise status_error(conn.status, conn.parse.headers, content, dep)
         return conn
 
-    async def post(self, dep: Deployment, api_key: SecretStr | None, body: bytes, *,
-                   timeout_s: float) -> UpstreamResponse:
+    async def post(
+        self, dep: Deployment, api_key: SecretStr | None, body: bytes, *, timeout_s: float
+    ) -> UpstreamResponse:
         """Send a non-streaming request; returns the 2xx answer or raises an UpstreamError."""
         try:
             conn = await self._send(dep, api_key, body, timeout_s)
             content = await self.client.read_all(conn, timeout_s=timeout_s)
         except UpstreamError as exc:
             raise _tag(exc, dep, api_key) from None
-        return UpstreamResponse(conn.status, conn.parse.headers.get(
-            "content-type", "application/json"), content)
+        return UpstreamResponse(
+            conn.status, conn.parse.headers.get("content-type", "application/json"), content
+        )
 
-    async def open_stream(self, dep: Deployment, api_key: SecretStr | None, body: bytes, *,
-                          first_token_timeout_s: float, timeout_s: float) -> UpstreamStream:
+    async def open_stream(
+        self,
+        dep: Deployment,
+        api_key: SecretStr | None,
+        body: bytes,
+        *,
+        first_token_timeout_s: float,
+        timeout_s: float,
+    ) -> UpstreamStream:
         """Open a stream and wait for its first non-empty chunk (within the first-token limit)."""
         deadline = time.monotonic() + timeout_s
         wait = min(first_token_timeout_s, timeout_s)
@@ -188,19 +225,24 @@ class NativeUpstream:
                 while not first:
                     first = await chunks.__anext__()
             except StopAsyncIteration:
-                raise UpstreamConnectionError(f"{dep.key} closed the stream before any "
-                                              "data") from None
+                raise UpstreamConnectionError(
+                    f"{dep.key} closed the stream before any data"
+                ) from None
             except BaseException:
                 await chunks.aclose()
                 raise
         except UpstreamError as exc:
             raise _tag(exc, dep, api_key) from None
-        return UpstreamStream(chunks, first, conn.parse.headers.get(
-            "content-type", "text/event-stream"), dep, deadline)
+        return UpstreamStream(
+            chunks,
+            first,
+            conn.parse.headers.get("content-type", "text/event-stream"),
+            dep,
+            deadline,
+        )
 
 
-def _tag(exc: UpstreamError, dep: Deployment, api_key: SecretStr | None = None
-         ) -> UpstreamError:
+def _tag(exc: UpstreamError, dep: Deployment, api_key: SecretStr | None = None) -> UpstreamError:
     """Fill in which model/deployment failed (the socket layer does not know) and remove the
     deployment's key from the message should the upstream have echoed it."""
     exc.model = exc.model or dep.model
@@ -230,13 +272,21 @@ class HttpxUpstream:
         Connection pool size across all upstreams.
     """
 
-    def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 connect_timeout_s: float = 5.0, max_connections: int = 512) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None = None,
+        *,
+        connect_timeout_s: float = 5.0,
+        max_connections: int = 512,
+    ) -> None:
         self._owns = client is None
         self.connect_timeout_s = connect_timeout_s
         self.client = client or httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=max_connections,
-                                max_keepalive_connections=max_connections, keepalive_expiry=60),
+            limits=httpx.Limits(
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                keepalive_expiry=60,
+            ),
             timeout=httpx.Timeout(60.0, connect=connect_timeout_s),
             headers={"accept-encoding": "identity"},
             follow_redirects=False,
@@ -246,19 +296,24 @@ class HttpxUpstream:
         if self._owns:
             await self.client.aclose()
 
-    def _request(self, dep: Deployment, api_key: SecretStr | None, body: bytes,
-                 read_timeout_s: float) -> httpx.Request:
+    def _request(
+        self, dep: Deployment, api_key: SecretStr | None, body: bytes, read_timeout_s: float
+    ) -> httpx.Request:
         headers = {"content-type": "application/json"}
         if api_key is not None:
             headers["authorization"] = "Bearer " + api_key.get_secret_value()
-        timeout = httpx.Timeout(read_timeout_s, connect=min(self.connect_timeout_s,
-                                                            read_timeout_s))
+        timeout = httpx.Timeout(read_timeout_s, connect=min(self.connect_timeout_s, read_timeout_s))
         return self.client.build_request(
-            "POST", dep.base_url.rstrip("/") + "/chat/completions", content=body,
-            headers=headers, timeout=timeout)
+            "POST",
+            dep.base_url.rstrip("/") + "/chat/completions",
+            content=body,
+            headers=headers,
+            timeout=timeout,
+        )
 
-    async def post(self, dep: Deployment, api_key: SecretStr | None, body: bytes, *,
-                   timeout_s: float) -> UpstreamResponse:
+    async def post(
+        self, dep: Deployment, api_key: SecretStr | None, body: bytes, *, timeout_s: float
+    ) -> UpstreamResponse:
         """Send a non-streaming request; returns the 2xx answer or raises an UpstreamError."""
         request = self._request(dep, api_key, body, timeout_s)
         try:
@@ -266,14 +321,24 @@ class HttpxUpstream:
         except httpx.HTTPError as exc:
             raise translate_httpx(exc, dep) from exc
         if response.status_code >= 300:
-            raise scrub(status_error(response.status_code, response.headers, response.content,
-                                     dep), api_key)
-        return UpstreamResponse(response.status_code,
-                                response.headers.get("content-type", "application/json"),
-                                response.content)
+            raise scrub(
+                status_error(response.status_code, response.headers, response.content, dep), api_key
+            )
+        return UpstreamResponse(
+            response.status_code,
+            response.headers.get("content-type", "application/json"),
+            response.content,
+        )
 
-    async def open_stream(self, dep: Deployment, api_key: SecretStr | None, body: bytes, *,
-                          first_token_timeout_s: float, timeout_s: float) -> UpstreamStream:
+    async def open_stream(
+        self,
+        dep: Deployment,
+        api_key: SecretStr | None,
+        body: bytes,
+        *,
+        first_token_timeout_s: float,
+        timeout_s: float,
+    ) -> UpstreamStream:
         """Open a stream and wait for its first non-empty chunk (within the first-token limit)."""
         deadline = time.monotonic() + timeout_s
         request = self._request(dep, api_key, body, min(first_token_timeout_s, timeout_s))
@@ -282,8 +347,9 @@ class HttpxUpstream:
             response = await self.client.send(request, stream=True)
             if response.status_code >= 300:
                 content = await response.aread()
-                raise scrub(status_error(response.status_code, response.headers, content, dep),
-                            api_key)
+                raise scrub(
+                    status_error(response.status_code, response.headers, content, dep), api_key
+                )
             chunks = response.aiter_raw()
             first = b""
             while not first:
@@ -291,8 +357,9 @@ class HttpxUpstream:
             return HttpxStream(response, chunks, first, dep, deadline)
         except StopAsyncIteration:
             await _close(response)
-            raise UpstreamConnectionError(f"{dep.key} closed the stream before any data",
-                                          model=dep.model, deployment=dep.name) from None
+            raise UpstreamConnectionError(
+                f"{dep.key} closed the stream before any data", model=dep.model, deployment=dep.name
+            ) from None
         except httpx.HTTPError as exc:
             await _close(response)
             raise translate_httpx(exc, dep) from exc
@@ -310,14 +377,17 @@ def translate_httpx(exc: httpx.HTTPError, dep: Deployment) -> UpstreamError:
     """The polyroute error for an httpx failure talking to ``dep`` (no URL or key in it)."""
     kind = type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"{dep.key} timed out ({kind})", model=dep.model,
-                               deployment=dep.name)
-    return UpstreamConnectionError(f"{dep.key} connection failed ({kind})", model=dep.model,
-                                   deployment=dep.name)
+        return UpstreamTimeout(
+            f"{dep.key} timed out ({kind})", model=dep.model, deployment=dep.name
+        )
+    return UpstreamConnectionError(
+        f"{dep.key} connection failed ({kind})", model=dep.model, deployment=dep.name
+    )
 
 
-def status_error(status: int, headers: Mapping[str, str], content: bytes,
-                 dep: Deployment) -> UpstreamError:
+def status_error(
+    status: int, headers: Mapping[str, str], content: bytes, dep: Deployment
+) -> UpstreamError:
     """The polyroute error for a non-2xx upstream answer."""
     detail = _upstream_message(content)
     msg = f"{dep.key} answered HTTP {status}" + (f": {detail}" if detail else "")
@@ -327,8 +397,9 @@ def status_error(status: int, headers: Mapping[str, str], content: bytes,
     if status == 408:
         return UpstreamTimeout(msg, **kw)
     if status >= 500:
-        return UpstreamServerError(msg, retry_after_s=parse_retry_after(
-            headers.get("retry-after")), **kw)
+        return UpstreamServerError(
+            msg, retry_after_s=parse_retry_after(headers.get("retry-after")), **kw
+        )
     return UpstreamClientError(msg, **kw)
 
 

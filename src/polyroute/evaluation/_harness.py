@@ -104,10 +104,15 @@ class TestSetResult:
             "has_costs": self.has_costs,
             "best_single": self.best_single,
             "single_models": {
-                m: {"cost": float(self.single_costs[i]), "quality": float(self.single_qualities[i]),
-                    "task_average": None if self.single_task_average is None
-                    else float(self.single_task_average[i])}
-                for i, m in enumerate(self.model_names)},
+                m: {
+                    "cost": float(self.single_costs[i]),
+                    "quality": float(self.single_qualities[i]),
+                    "task_average": None
+                    if self.single_task_average is None
+                    else float(self.single_task_average[i]),
+                }
+                for i, m in enumerate(self.model_names)
+            },
             "routers": {k: v.to_dict() for k, v in self.routers.items()},
         }
 
@@ -143,8 +148,9 @@ class EvaluationResult:
 
 
 # ---------------------------------------------------------------------------- inputs
-def _as_router_dict(routers: Mapping[str, BaseRouter] | Sequence[str | BaseRouter]
-                    ) -> dict[str, BaseRouter]:
+def _as_router_dict(
+    routers: Mapping[str, BaseRouter] | Sequence[str | BaseRouter],
+) -> dict[str, BaseRouter]:
     if isinstance(routers, Mapping):
         out = dict(routers)
     else:
@@ -167,21 +173,30 @@ def _check_pools(train: RoutingDataset, tests: Mapping[str, RoutingDataset]) -> 
         raise DataError("expected at least one test set; found none")
     for label, ds in tests.items():
         if ds.model_names != train.model_names:
-            raise DataError(f"test set {label!r} has models {list(ds.model_names)}; expected the "
-                            f"training pool {list(train.model_names)}")
+            raise DataError(
+                f"test set {label!r} has models {list(ds.model_names)}; expected the "
+                f"training pool {list(train.model_names)}"
+            )
 
 
-def _train_targets(spec: str | Mapping[str, str], routers: Mapping[str, BaseRouter]
-                   ) -> dict[str, str]:
-    table = {n: spec for n in routers} if isinstance(spec, str) else {
-        n: spec.get(n, "scores") for n in routers}
+def _train_targets(
+    spec: str | Mapping[str, str], routers: Mapping[str, BaseRouter]
+) -> dict[str, str]:
+    table = (
+        {n: spec for n in routers}
+        if isinstance(spec, str)
+        else {n: spec.get(n, "scores") for n in routers}
+    )
     if not isinstance(spec, str) and set(spec) - set(routers):
-        raise DataError(f"train_target names router(s) {sorted(set(spec) - set(routers))} that "
-                        f"are not evaluated; expected some of: {', '.join(routers)}")
+        raise DataError(
+            f"train_target names router(s) {sorted(set(spec) - set(routers))} that "
+            f"are not evaluated; expected some of: {', '.join(routers)}"
+        )
     for name, target in table.items():
         if target not in ("scores", "soft_scores"):
-            raise DataError(f"train_target of {name!r} must be 'scores' or 'soft_scores'; "
-                            f"found {target!r}")
+            raise DataError(
+                f"train_target of {name!r} must be 'scores' or 'soft_scores'; found {target!r}"
+            )
     return table
 
 
@@ -192,8 +207,9 @@ def _needs_content(router: BaseRouter) -> bool:
 class _Inputs:
     """Router inputs per dataset: cached embeddings, prompt texts, or a placeholder column."""
 
-    def __init__(self, routers: Mapping[str, BaseRouter], encoder: Any,
-                 embed_kwargs: Mapping[str, Any]) -> None:
+    def __init__(
+        self, routers: Mapping[str, BaseRouter], encoder: Any, embed_kwargs: Mapping[str, Any]
+    ) -> None:
         self.embed = any(_needs_content(r) and r.input_kind != "text" for r in routers.values())
         self.encoder = encoder
         self.embed_kwargs = dict(embed_kwargs)
@@ -271,8 +287,12 @@ def evaluate(
         Y_train = train.scores
         if targets[name] == "soft_scores" and train.soft_scores is not None:
             Y_train = train.soft_scores
-        router.fit(inputs.get(router, train), Y_train, model_names=list(train.model_names),
-                   tasks=list(train.tasks))
+        router.fit(
+            inputs.get(router, train),
+            Y_train,
+            model_names=list(train.model_names),
+            tasks=list(train.tasks),
+        )
         fit_times[name] = time.perf_counter() - start
     decision = train.model_costs() if train.costs is not None else None
     results = {
@@ -280,25 +300,47 @@ def evaluate(
         for label, ds in tests.items()
     }
     return EvaluationResult(
-        dataset=train.name.split(":")[0], train_name=train.name, n_train=train.n_prompts,
-        model_names=list(train.model_names), cost_unit=train.cost_unit,
-        encoder=inputs.encoder_name, tests=results, fit_time_s=fit_times, train_targets=targets,
+        dataset=train.name.split(":")[0],
+        train_name=train.name,
+        n_train=train.n_prompts,
+        model_names=list(train.model_names),
+        cost_unit=train.cost_unit,
+        encoder=inputs.encoder_name,
+        tests=results,
+        fit_time_s=fit_times,
+        train_targets=targets,
     )
 
 
-def _evaluate_test(routers: Mapping[str, BaseRouter], inputs: _Inputs, ds: RoutingDataset,
-                   decision: Array | None, cost_weights: Sequence[float] | None, label: str,
-                   show_progress: bool | None) -> TestSetResult:
+def _evaluate_test(
+    routers: Mapping[str, BaseRouter],
+    inputs: _Inputs,
+    ds: RoutingDataset,
+    decision: Array | None,
+    cost_weights: Sequence[float] | None,
+    label: str,
+    show_progress: bool | None,
+) -> TestSetResult:
     charged = ds.cost_matrix()
     s_cost, s_quality = single_model_points(ds.scores, charged)
     has_costs = ds.costs is not None and float(s_cost.max() - s_cost.min()) > 0
     best = best_single_model(ds.scores, charged)
     out = TestSetResult(
-        name=label, n_queries=ds.n_prompts, tasks=ds.task_names,
-        model_names=list(ds.model_names), has_costs=has_costs, single_costs=s_cost,
-        single_qualities=s_quality, best_single=ds.model_names[best],
-        single_task_average=np.mean([single_model_points(ds.scores[ds.tasks == t], charged[
-            ds.tasks == t])[1] for t in ds.task_names], axis=0),
+        name=label,
+        n_queries=ds.n_prompts,
+        tasks=ds.task_names,
+        model_names=list(ds.model_names),
+        has_costs=has_costs,
+        single_costs=s_cost,
+        single_qualities=s_quality,
+        best_single=ds.model_names[best],
+        single_task_average=np.mean(
+            [
+                single_model_points(ds.scores[ds.tasks == t], charged[ds.tasks == t])[1]
+                for t in ds.task_names
+            ],
+            axis=0,
+        ),
     )
     known = decision if decision is not None else ds.model_costs()
     for name, router in _progress(routers.items(), f"evaluating {label}", show_progress):
@@ -313,19 +355,32 @@ def _evaluate_test(routers: Mapping[str, BaseRouter], inputs: _Inputs, ds: Routi
             lambdas = [0.0]
         elif lambdas is not None:
             lambdas = sorted({0.0, *map(float, lambdas)})
-        curve = deferral_curve(scores, ds.scores, charged, decision_costs=known,
-                               cost_weights=lambdas)
+        curve = deferral_curve(
+            scores, ds.scores, charged, decision_costs=known, cost_weights=lambdas
+        )
         out.routers[name] = _summarise(name, router, curve, scores, ds, out, elapsed)
     return out
 
 
-def _summarise(name: str, router: BaseRouter, curve: DeferralCurve, scores: Array,
-               ds: RoutingDataset, test: TestSetResult, elapsed: float) -> RouterResult:
+def _summarise(
+    name: str,
+    router: BaseRouter,
+    curve: DeferralCurve,
+    scores: Array,
+    ds: RoutingDataset,
+    test: TestSetResult,
+    elapsed: float,
+) -> RouterResult:
     per_task = task_accuracy(curve.choices[0], ds.scores, ds.tasks)
     result = RouterResult(
-        name=name, task_accuracy=per_task, average=float(np.mean(list(per_task.values()))),
-        mean_cost=float(curve.costs[0]), total_cost=float(curve.costs[0] * ds.n_prompts),
-        curve=curve, uses_test_labels=router.uses_test_labels, predict_time_s=elapsed,
+        name=name,
+        task_accuracy=per_task,
+        average=float(np.mean(list(per_task.values()))),
+        mean_cost=float(curve.costs[0]),
+        total_cost=float(curve.costs[0] * ds.n_prompts),
+        curve=curve,
+        uses_test_labels=router.uses_test_labels,
+        predict_time_s=elapsed,
     )
     if test.has_costs:
         cmin, cmax = test.cost_range
@@ -334,8 +389,11 @@ def _summarise(name: str, router: BaseRouter, curve: DeferralCurve, scores: Arra
             result.area = area_under_curve(curve, cost_min=cmin, cost_max=cmax)
             result.aiq = aiq(curve, cost_min=cmin, cost_max=cmax)
         if test.single_costs[best] > 0:
-            result.qnc = qnc(curve, target_quality=float(test.single_qualities[best]),
-                             reference_cost=float(test.single_costs[best]))
+            result.qnc = qnc(
+                curve,
+                target_quality=float(test.single_qualities[best]),
+                reference_cost=float(test.single_costs[best]),
+            )
     if ds.n_models == 2:
         strong = test.model_names.index(test.best_single)
         gap = test.single_qualities[strong] - test.single_qualities[1 - strong]
@@ -352,4 +410,3 @@ def _progress(items: Any, desc: str, show: bool | None) -> Any:
     enabled = sys.stderr.isatty() if show is None else show
     seq = list(items)
     return tqdm(seq, desc=desc, disable=not enabled or len(seq) < 2, leave=False)
-

@@ -168,15 +168,18 @@ def deferral_curve(
     else:
         decision = np.asarray(decision_costs, dtype=np.float64)
         if decision.shape not in {(m,), (n, m)}:
-            raise DataError(f"decision_costs has shape {decision.shape}; expected ({m},) or "
-                            f"({n}, {m})")
+            raise DataError(
+                f"decision_costs has shape {decision.shape}; expected ({m},) or ({n}, {m})"
+            )
     if cost_weights is None:
         lambdas = default_cost_weights(pred, decision)
     else:
         lambdas = np.sort(np.asarray(cost_weights, dtype=np.float64).ravel())
         if lambdas.size == 0 or (lambdas < 0).any() or not np.isfinite(lambdas).all():
-            raise DataError(f"cost_weights must be a non-empty list of finite values >= 0; "
-                            f"found {lambdas.tolist()}")
+            raise DataError(
+                f"cost_weights must be a non-empty list of finite values >= 0; "
+                f"found {lambdas.tolist()}"
+            )
     eligible_pred = _mask_unavailable(pred, Y)
     choices = np.empty((lambdas.size, n), dtype=np.int64)
     for k, lam in enumerate(lambdas):
@@ -207,11 +210,13 @@ def choice_quality(choices: Array, Y_true: Array) -> Array:
     Y = np.asarray(Y_true, dtype=np.float64)
     ch = np.asarray(choices, dtype=np.int64)
     if Y.ndim != 2 or ch.shape != (Y.shape[0],):
-        raise DataError(f"choices has shape {ch.shape}; expected ({Y.shape[0]},) for Y_true of "
-                        f"shape {Y.shape}")
+        raise DataError(
+            f"choices has shape {ch.shape}; expected ({Y.shape[0]},) for Y_true of shape {Y.shape}"
+        )
     if ch.size and (ch.min() < 0 or ch.max() >= Y.shape[1]):
-        raise DataError(f"choices must be model indices in [0, {Y.shape[1]}); found "
-                        f"[{ch.min()}, {ch.max()}]")
+        raise DataError(
+            f"choices must be model indices in [0, {Y.shape[1]}); found [{ch.min()}, {ch.max()}]"
+        )
     return np.nan_to_num(Y[np.arange(len(ch)), ch], nan=0.0)
 
 
@@ -263,8 +268,10 @@ def _integrate(xs: Array, ys: Array) -> float:
 
 def _normalise(costs: Array, cost_min: float, cost_max: float) -> Array:
     if not np.isfinite(cost_min) or not np.isfinite(cost_max) or cost_max <= cost_min:
-        raise DataError(f"cost_max must be greater than cost_min; found cost_min={cost_min:g}, "
-                        f"cost_max={cost_max:g} (are all models equally expensive?)")
+        raise DataError(
+            f"cost_max must be greater than cost_min; found cost_min={cost_min:g}, "
+            f"cost_max={cost_max:g} (are all models equally expensive?)"
+        )
     return (np.asarray(costs, dtype=np.float64) - cost_min) / (cost_max - cost_min)
 
 
@@ -299,8 +306,9 @@ def area_under_curve(curve: DeferralCurve, *, cost_min: float, cost_max: float) 
     return _integrate(_normalise(cost, cost_min, cost_max), qual)
 
 
-def aiq(curve: DeferralCurve, *, cost_min: float | None = None,
-        cost_max: float | None = None) -> float:
+def aiq(
+    curve: DeferralCurve, *, cost_min: float | None = None, cost_max: float | None = None
+) -> float:
     """RouterBench's Average Improvement in Quality: ``1/(c_max − c_min) ∫ hull(c) dc``.
 
     ``hull`` is the non-decreasing convex hull of the curve's (cost, quality) points
@@ -389,8 +397,7 @@ def task_accuracy(choices: Array, Y_true: Array, tasks: Sequence[str] | Array) -
 
 
 # ---------------------------------------------------------------------------- APGR
-def pgr_curve(pred_scores: Array, Y_true: Array, *, strong: int,
-              weak: int) -> tuple[Array, Array]:
+def pgr_curve(pred_scores: Array, Y_true: Array, *, strong: int, weak: int) -> tuple[Array, Array]:
     """Performance gap recovered vs share of strong-model calls (RouteLLM).
 
     Returns ``(fractions, pgr)`` at the tie-group boundaries of the predicted advantage
@@ -401,8 +408,10 @@ def pgr_curve(pred_scores: Array, Y_true: Array, *, strong: int,
     pred, Y = _check_scores(pred_scores, Y_true)
     m = Y.shape[1]
     if not (0 <= strong < m and 0 <= weak < m) or strong == weak:
-        raise DataError(f"strong and weak must be two different model indices in [0, {m}); "
-                        f"found strong={strong}, weak={weak}")
+        raise DataError(
+            f"strong and weak must be two different model indices in [0, {m}); "
+            f"found strong={strong}, weak={weak}"
+        )
     keep = ~np.isnan(Y[:, strong]) & ~np.isnan(Y[:, weak])
     adv = pred[keep, strong] - pred[keep, weak]
     q_s, q_w = Y[keep, strong], Y[keep, weak]
@@ -411,8 +420,9 @@ def pgr_curve(pred_scores: Array, Y_true: Array, *, strong: int,
         raise DataError("no query has results for both the strong and the weak model")
     gap = float(q_s.mean() - q_w.mean())
     if gap <= 0:
-        raise DataError(f"the strong model must beat the weak one on average; found "
-                        f"q_strong - q_weak = {gap:g}")
+        raise DataError(
+            f"the strong model must beat the weak one on average; found q_strong - q_weak = {gap:g}"
+        )
     adv = np.nan_to_num(adv, nan=-np.inf)
     order = np.argsort(-adv, kind="stable")
     gain = np.cumsum((q_s - q_w)[order])  # quality gained by sending the top-k to strong

@@ -42,8 +42,14 @@ def _deferral_panel(ax: Any, test: TestSetResult, cost_unit: str) -> None:
             ax.plot(cost, 100 * quality, style, marker=".", ms=3, lw=1.4, label=name)
     hull_c, hull_q = test.zero_hull()
     ax.plot(hull_c, 100 * hull_q, "--", color="grey", lw=1, label="single-model hull")
-    ax.scatter(test.single_costs, 100 * test.single_qualities, c="black", s=14, zorder=3,
-               label="single models")
+    ax.scatter(
+        test.single_costs,
+        100 * test.single_qualities,
+        c="black",
+        s=14,
+        zorder=3,
+        label="single models",
+    )
     if np.all(test.single_costs > 0) and test.single_costs.max() / test.single_costs.min() > 30:
         ax.set_xscale("log")
     ax.set_xlabel(f"mean cost per query ({cost_unit})")

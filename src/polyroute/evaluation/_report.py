@@ -91,12 +91,20 @@ def per_task_table(test: TestSetResult) -> str:
 def _per_task_rows(test: TestSetResult) -> str:
     """Transposed per-task table for test sets with many tasks (curve metrics are in the summary)."""
     routers = list(test.routers.values())
-    lines = [_row(["task", *(_router_label(r) for r in routers)]),
-             _row(["---"] + ["---:"] * len(routers))]
+    lines = [
+        _row(["task", *(_router_label(r) for r in routers)]),
+        _row(["---"] + ["---:"] * len(routers)),
+    ]
     for task in [*test.tasks, None]:
         label = "**avg**" if task is None else task
-        lines.append(_row([label, *(_pct(r.average if task is None else r.task_accuracy[task])
-                                    for r in routers)]))
+        lines.append(
+            _row(
+                [
+                    label,
+                    *(_pct(r.average if task is None else r.task_accuracy[task]) for r in routers),
+                ]
+            )
+        )
     return "\n".join(lines)
 
 
@@ -110,16 +118,20 @@ def single_model_table(test: TestSetResult, cost_unit: str) -> str:
     order = sorted(range(len(test.model_names)), key=lambda i: test.single_costs[i])
     for i in order:
         best = " (best)" if test.model_names[i] == test.best_single else ""
-        cells = [test.model_names[i] + best, _pct(float(test.single_qualities[i])),
-                 _pct(None if macro is None else float(macro[i]))]
+        cells = [
+            test.model_names[i] + best,
+            _pct(float(test.single_qualities[i])),
+            _pct(None if macro is None else float(macro[i])),
+        ]
         if test.has_costs:
             cells.append(_cost(float(test.single_costs[i])))
         lines.append(_row(cells))
     return "\n".join(lines)
 
 
-def to_markdown(result: EvaluationResult, *, title: str | None = None,
-                plot_name: str | None = None) -> str:
+def to_markdown(
+    result: EvaluationResult, *, title: str | None = None, plot_name: str | None = None
+) -> str:
     """The whole result as markdown: command, setup, summary, per-test tables, definitions."""
     out = [f"# {title or f'Router evaluation: {result.dataset}'}", ""]
     if result.command:
@@ -134,8 +146,13 @@ def to_markdown(result: EvaluationResult, *, title: str | None = None,
     ]
     soft = [k for k, v in result.train_targets.items() if v == "soft_scores"]
     if soft:
-        out += [(f"Trained on `soft_scores` (e.g. P(correct option)) instead of `scores`: "
-                f"{', '.join(soft)}."), ""]
+        out += [
+            (
+                f"Trained on `soft_scores` (e.g. P(correct option)) instead of `scores`: "
+                f"{', '.join(soft)}."
+            ),
+            "",
+        ]
     out += [
         "## Summary",
         "",
@@ -145,9 +162,16 @@ def to_markdown(result: EvaluationResult, *, title: str | None = None,
     if plot_name:
         out += [f"![deferral curves]({plot_name})", ""]
     for test in result.tests.values():
-        out += [f"## `{test.name}`: accuracy per task (%)", "", per_task_table(test), "",
-                f"Single models on `{test.name}`:", "", single_model_table(test, result.cost_unit),
-                ""]
+        out += [
+            f"## `{test.name}`: accuracy per task (%)",
+            "",
+            per_task_table(test),
+            "",
+            f"Single models on `{test.name}`:",
+            "",
+            single_model_table(test, result.cost_unit),
+            "",
+        ]
     out += [_DEFINITIONS.strip(), ""]
     return "\n".join(out)
 
@@ -167,8 +191,14 @@ the share of strong-model calls and PGR = (q(c) − q_weak)/(q_strong − q_weak
 """
 
 
-def write_report(result: EvaluationResult, out_dir: str | Path, stem: str, *,
-                 title: str | None = None, plot: bool = True) -> dict[str, Path]:
+def write_report(
+    result: EvaluationResult,
+    out_dir: str | Path,
+    stem: str,
+    *,
+    title: str | None = None,
+    plot: bool = True,
+) -> dict[str, Path]:
     """Write ``{stem}.md``, ``{stem}.json`` and (with ``plot``) ``{stem}.png`` into ``out_dir``."""
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -177,8 +207,9 @@ def write_report(result: EvaluationResult, out_dir: str | Path, stem: str, *,
         from polyroute.evaluation._plots import plot_result
 
         paths["png"] = plot_result(result, folder / f"{stem}.png")
-    paths["md"].write_text(to_markdown(result, title=title,
-                                       plot_name=paths["png"].name if plot else None),
-                           encoding="utf-8")
+    paths["md"].write_text(
+        to_markdown(result, title=title, plot_name=paths["png"].name if plot else None),
+        encoding="utf-8",
+    )
     paths["json"].write_text(json.dumps(result.to_dict(), indent=1) + "\n", encoding="utf-8")
     return paths

@@ -14,8 +14,17 @@ from typing import Any
 from polyroute.data import RoutingDataset, load_dataset, read_routing_file
 from polyroute.exceptions import UnknownComponentError
 
-BASELINES = ("random", "best-single", "cheapest", "zero-router", "knn", "mlp", "linear",
-             "task-oracle", "oracle")
+BASELINES = (
+    "random",
+    "best-single",
+    "cheapest",
+    "zero-router",
+    "knn",
+    "mlp",
+    "linear",
+    "task-oracle",
+    "oracle",
+)
 
 
 @dataclass(frozen=True)
@@ -58,41 +67,72 @@ SUITES: dict[str, Suite] = {
             name="routerdc",
             description="RouterDC paper split: train on the ID training files; ID test and OOD "
             "test; accuracy convention of data/README.md; no costs",
-            dataset="routerdc", train_split="train",
+            dataset="routerdc",
+            train_split="train",
             tests={"id": TestSpec("routerdc", "test"), "ood": TestSpec("routerdc", "ood")},
-            routers=("random", "best-single", "zero-router", "knn", "mlp", "linear",
-                     "task-oracle", "oracle"),
+            routers=(
+                "random",
+                "best-single",
+                "zero-router",
+                "knn",
+                "mlp",
+                "linear",
+                "task-oracle",
+                "oracle",
+            ),
             stem="routerdc_baselines",
             # The learned predictors train on P(correct option) for multiple choice (soft targets)
             train_target={"mlp": "soft_scores", "linear": "soft_scores"},
-            expected={("best-single", "id"): 0.5456, ("task-oracle", "id"): 0.5870,
-                      ("oracle", "id"): 0.7752, ("best-single", "ood"): 0.4395,
-                      ("task-oracle", "ood"): 0.4636, ("oracle", "ood"): 0.7034},
+            expected={
+                ("best-single", "id"): 0.5456,
+                ("task-oracle", "id"): 0.5870,
+                ("oracle", "id"): 0.7752,
+                ("best-single", "ood"): 0.4395,
+                ("task-oracle", "ood"): 0.4636,
+                ("oracle", "ood"): 0.7034,
+            },
         ),
         Suite(
             name="mmlu-pro",
             description="MMLU-Pro, 29 LLMs: random 60/10/30 train/val/test split per category "
             "(seed 0); cost = params (B) x output kchars",
-            dataset="mmlu-pro", train_split="train", tests={"test": TestSpec("mmlu-pro", "test")},
-            random_split={"train": 0.6, "val": 0.1, "test": 0.3}, stem="mmlu_pro_baselines",
+            dataset="mmlu-pro",
+            train_split="train",
+            tests={"test": TestSpec("mmlu-pro", "test")},
+            random_split={"train": 0.6, "val": 0.1, "test": 0.3},
+            stem="mmlu_pro_baselines",
         ),
         Suite(
             name="routerbench",
             description="RouterBench subset (ARC-C, MBPP, Winogrande), 11 LLMs, USD per query; "
             "RouterDC's train/test split",
-            dataset="routerbench", train_split="train",
-            tests={"test": TestSpec("routerbench", "test")}, stem="routerbench_baselines",
+            dataset="routerbench",
+            train_split="train",
+            tests={"test": TestSpec("routerbench", "test")},
+            stem="routerbench_baselines",
         ),
         Suite(
             name="routellm",
             description="RouteLLM pair GPT-4-1106 vs Mixtral-8x7B: train on a random half of "
             "MMLU (seed 0), test on the other half and on GSM8K; USD; APGR",
-            dataset="routellm-mmlu", train_split="train",
-            tests={"mmlu": TestSpec("routellm-mmlu", "test"),
-                   "gsm8k": TestSpec("routellm-gsm8k", None)},
-            routers=("random", "best-single", "cheapest", "zero-router", "knn", "mlp", "linear",
-                     "oracle"),
-            random_split={"train": 0.5, "test": 0.5}, stem="routellm",
+            dataset="routellm-mmlu",
+            train_split="train",
+            tests={
+                "mmlu": TestSpec("routellm-mmlu", "test"),
+                "gsm8k": TestSpec("routellm-gsm8k", None),
+            },
+            routers=(
+                "random",
+                "best-single",
+                "cheapest",
+                "zero-router",
+                "knn",
+                "mlp",
+                "linear",
+                "oracle",
+            ),
+            random_split={"train": 0.5, "test": 0.5},
+            stem="routellm",
         ),
     )
 }
@@ -135,8 +175,11 @@ def load_suite(
     tests = {}
     for label, test in spec.tests.items():
         ds = get(test.dataset)
-        tests[label] = ds.split(test.split) if test.split else ds.subset(
-            range(ds.n_prompts), name=f"{ds.name}:all")
+        tests[label] = (
+            ds.split(test.split)
+            if test.split
+            else ds.subset(range(ds.n_prompts), name=f"{ds.name}:all")
+        )
     return train, tests
 
 
@@ -172,6 +215,12 @@ def run_suite(
     target = spec.train_target
     if not isinstance(target, str):
         target = {k: v for k, v in target.items() if k in table}
-    return evaluate(table, train, tests, encoder=encoder,
-                    cost_weights=None if weights is None else list(weights),
-                    train_target=target, show_progress=show_progress)
+    return evaluate(
+        table,
+        train,
+        tests,
+        encoder=encoder,
+        cost_weights=None if weights is None else list(weights),
+        train_target=target,
+        show_progress=show_progress,
+    )

@@ -24,8 +24,10 @@ Grader = Callable[[str, str], "float | None"]
 _LETTERS = "ABCDEFGHIJ"
 _CHOICE_PATTERNS = (
     # "the answer is (C)", "answer is: C", "correct answer is **C**"
-    re.compile(r"(?i:answer|option|choice)[ \t]*(?i:is|would be|should be)?[ \t]*[:\-]?[ \t]*"
-               r"[\*\(\[]*[ \t]*([A-J])\b(?![A-Za-z'])"),
+    re.compile(
+        r"(?i:answer|option|choice)[ \t]*(?i:is|would be|should be)?[ \t]*[:\-]?[ \t]*"
+        r"[\*\(\[]*[ \t]*([A-J])\b(?![A-Za-z'])"
+    ),
     # "**C**", "(C)" or "C." / "C)" alone on the last line
     re.compile(r"\*\*\s*\(?([A-J])\)?[\.\):]?\s*\*\*"),
     re.compile(r"^\s*\(?([A-J])\)?[\.\):]?\s*$", re.MULTILINE),
@@ -98,8 +100,9 @@ class ChoiceGrader:
     def __call__(self, answer: str, reference: str) -> float | None:
         ref = reference.strip().strip("()").upper()
         if len(ref) != 1 or ref not in self.letters:
-            raise DataError(f"choice grader: expected a reference letter in {self.letters}; "
-                            f"found {reference!r}")
+            raise DataError(
+                f"choice grader: expected a reference letter in {self.letters}; found {reference!r}"
+            )
         got = extract_choice(answer, letters=self.letters)
         return None if got is None else float(got == ref)
 
@@ -139,8 +142,10 @@ class RegexGrader:
         try:
             pattern = re.compile(reference, self.flags)
         except re.error as exc:
-            raise DataError(f"regex grader: expected a valid regular expression as the reference; "
-                            f"found {reference!r} ({exc})") from exc
+            raise DataError(
+                f"regex grader: expected a valid regular expression as the reference; "
+                f"found {reference!r} ({exc})"
+            ) from exc
         if not answer.strip():
             return None
         return float(pattern.search(answer) is not None)

@@ -44,14 +44,17 @@ class ModelCost:
         values = [self.per_query, self.per_1k_input_tokens, self.per_1k_output_tokens]
         if any(v is not None and (not math.isfinite(v) or v < 0) for v in values):
             raise DataError(f"costs must be finite and >= 0; found {values}")
-        if self.per_query is not None and (self.per_1k_input_tokens is not None
-                                           or self.per_1k_output_tokens is not None):
+        if self.per_query is not None and (
+            self.per_1k_input_tokens is not None or self.per_1k_output_tokens is not None
+        ):
             raise DataError("expected a per-query cost or per-token prices, not both")
 
     @property
     def is_known(self) -> bool:
-        return any(v is not None for v in (self.per_query, self.per_1k_input_tokens,
-                                           self.per_1k_output_tokens))
+        return any(
+            v is not None
+            for v in (self.per_query, self.per_1k_input_tokens, self.per_1k_output_tokens)
+        )
 
     def per_query_cost(self, *, mean_prompt_chars: float, mean_output_tokens: float) -> float:
         """Expected cost of one query (NaN when no price is known)."""
@@ -60,14 +63,18 @@ class ModelCost:
         if not self.is_known:
             return math.nan
         tokens_in = mean_prompt_chars / CHARS_PER_TOKEN
-        return float((self.per_1k_input_tokens or 0.0) * tokens_in / 1000.0
-                     + (self.per_1k_output_tokens or 0.0) * mean_output_tokens / 1000.0)
+        return float(
+            (self.per_1k_input_tokens or 0.0) * tokens_in / 1000.0
+            + (self.per_1k_output_tokens or 0.0) * mean_output_tokens / 1000.0
+        )
 
 
 def _require_dynamic(router: BaseRouter) -> None:
     if not getattr(router, "supports_new_models", False):
-        raise DataError(f"{type(router).__name__} cannot take new models without retraining; "
-                        "expected a router with supports_new_models (e.g. uniroute-kmeans)")
+        raise DataError(
+            f"{type(router).__name__} cannot take new models without retraining; "
+            "expected a router with supports_new_models (e.g. uniroute-kmeans)"
+        )
 
 
 def onboard_model(
@@ -119,28 +126,38 @@ def onboard_model(
     _require_dynamic(router)
     X_val = np.asarray(X_val, dtype=np.float32)
     if X_val.ndim != 2 or len(X_val) != len(prompt_ids):
-        raise DataError(f"X_val has shape {X_val.shape}; expected ({len(prompt_ids)}, n_dims) "
-                        "(one row per validation prompt id)")
+        raise DataError(
+            f"X_val has shape {X_val.shape}; expected ({len(prompt_ids)}, n_dims) "
+            "(one row per validation prompt id)"
+        )
     if len({o.model for o in outcomes}) > 1:
         outcomes = [o for o in outcomes if o.model == name]
     y = np.asarray(outcome_vector(outcomes, prompt_ids), dtype=np.float64)
     graded = np.isfinite(y)
     if graded.sum() < min_graded:
-        raise OnboardingError(f"{int(graded.sum())} graded prompts for {name!r}; expected at "
-                              f"least {min_graded}", n_failed=int((~graded).sum()),
-                              n_total=len(y), reasons={"not graded": int((~graded).sum())})
+        raise OnboardingError(
+            f"{int(graded.sum())} graded prompts for {name!r}; expected at least {min_graded}",
+            n_failed=int((~graded).sum()),
+            n_total=len(y),
+            reasons={"not graded": int((~graded).sum())},
+        )
     candidate = copy.deepcopy(router)
     if replace and name in candidate.model_names_:
         candidate.remove_models([name])  # type: ignore[attr-defined]
-    candidate.add_models(X_val[graded], y[graded, None], [name],  # type: ignore[attr-defined]
-                         costs=[math.nan if cost is None else float(cost)])
+    candidate.add_models(
+        X_val[graded],
+        y[graded, None],
+        [name],  # type: ignore[attr-defined]
+        costs=[math.nan if cost is None else float(cost)],
+    )
     router.__dict__.update(candidate.__dict__)
     summary: dict[str, Any] = router.profile_summary(name)  # type: ignore[attr-defined]
     return summary
 
 
-def check_report(report: RunReport, *, max_failed_fraction: float = 0.1,
-                 max_unextracted_fraction: float = 0.5) -> None:
+def check_report(
+    report: RunReport, *, max_failed_fraction: float = 0.1, max_unextracted_fraction: float = 0.5
+) -> None:
     """Raise ``OnboardingError`` when too many prompts failed or gave no extractable answer."""
     reasons = dict(report.failures)
     if report.n_unextracted:
@@ -151,13 +168,19 @@ def check_report(report: RunReport, *, max_failed_fraction: float = 0.1,
             f"{report.n_failed} of {report.n_total} validation prompts failed "
             f"({_reasons(report.failures)}); expected at most {max_failed_fraction:.0%}. "
             "The router is unchanged; rerun to resume (graded answers are cached)",
-            n_failed=report.n_failed, n_total=report.n_total, reasons=reasons)
+            n_failed=report.n_failed,
+            n_total=report.n_total,
+            reasons=reasons,
+        )
     if report.n_unextracted > max_unextracted_fraction * n:
         raise OnboardingError(
             f"{report.n_unextracted} of {report.n_total} answers had no extractable answer "
             f"(garbage or wrong format?); expected at most {max_unextracted_fraction:.0%}. "
-            "The router is unchanged", n_failed=report.n_unextracted, n_total=report.n_total,
-            reasons=reasons)
+            "The router is unchanged",
+            n_failed=report.n_unextracted,
+            n_total=report.n_total,
+            reasons=reasons,
+        )
 
 
 def _reasons(counts: Any) -> str:
@@ -188,18 +211,33 @@ def onboard_endpoint(
     """
     _require_dynamic(router)
     report = run_endpoint(items, endpoint, name=name, cache=cache, **run_kwargs)
-    check_report(report, max_failed_fraction=max_failed_fraction,
-                 max_unextracted_fraction=max_unextracted_fraction)
+    check_report(
+        report,
+        max_failed_fraction=max_failed_fraction,
+        max_unextracted_fraction=max_unextracted_fraction,
+    )
     mean_chars = float(np.mean([len(it.prompt) for it in items])) if items else 0.0
     mean_out = float(np.mean(report.output_tokens)) if report.output_tokens else 256.0
-    per_query = (cost or ModelCost()).per_query_cost(mean_prompt_chars=mean_chars,
-                                                     mean_output_tokens=mean_out)
-    summary = onboard_model(router, name, X_val, report.outcomes,
-                            prompt_ids=[it.prompt_id for it in items],
-                            cost=None if math.isnan(per_query) else per_query, replace=replace)
-    summary["run"] = {"graded": len(report.outcomes), "failed": report.n_failed,
-                      "failures": dict(report.failures), "cached": report.n_cached,
-                      "unextracted": report.n_unextracted, "mean_output_tokens": mean_out}
+    per_query = (cost or ModelCost()).per_query_cost(
+        mean_prompt_chars=mean_chars, mean_output_tokens=mean_out
+    )
+    summary = onboard_model(
+        router,
+        name,
+        X_val,
+        report.outcomes,
+        prompt_ids=[it.prompt_id for it in items],
+        cost=None if math.isnan(per_query) else per_query,
+        replace=replace,
+    )
+    summary["run"] = {
+        "graded": len(report.outcomes),
+        "failed": report.n_failed,
+        "failures": dict(report.failures),
+        "cached": report.n_cached,
+        "unextracted": report.n_unextracted,
+        "mean_output_tokens": mean_out,
+    }
     return summary, report
 
 
@@ -208,10 +246,14 @@ def format_summary(summary: dict[str, Any]) -> str:
     "-" for a cluster with less than half a prompt)."""
     acc = summary.get("accuracy")
     cost = summary.get("cost")
-    lines = [(f"model {summary['model']}: {summary['n_prompts']:g} graded prompts, accuracy "
-             f"{'n/a' if acc is None else f'{acc:.3f}'}, cost/query "
-             f"{'unknown' if cost is None else f'{cost:.6g}'}"),
-             f"{'cluster':>8} {'n':>7} {'raw acc':>8} {'profile':>8}"]
+    lines = [
+        (
+            f"model {summary['model']}: {summary['n_prompts']:g} graded prompts, accuracy "
+            f"{'n/a' if acc is None else f'{acc:.3f}'}, cost/query "
+            f"{'unknown' if cost is None else f'{cost:.6g}'}"
+        ),
+        f"{'cluster':>8} {'n':>7} {'raw acc':>8} {'profile':>8}",
+    ]
     for row in summary["clusters"]:
         raw = "-" if row.get("raw_accuracy") is None else f"{row['raw_accuracy']:.3f}"
         lines.append(f"{row['cluster']:>8} {row['n']:>7.1f} {raw:>8} {row['accuracy']:>8.3f}")

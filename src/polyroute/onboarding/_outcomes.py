@@ -64,26 +64,30 @@ def _records(path: str | Path) -> Iterable[tuple[int, dict[str, Any]]]:
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"{p}: line {lineno}: expected a JSON object; found invalid JSON "
-                                f"({exc.msg})") from exc
+                raise DataError(
+                    f"{p}: line {lineno}: expected a JSON object; found invalid JSON ({exc.msg})"
+                ) from exc
             if not isinstance(rec, dict):
-                raise DataError(f"{p}: line {lineno}: expected a JSON object; "
-                                f"found {type(rec).__name__}")
+                raise DataError(
+                    f"{p}: line {lineno}: expected a JSON object; found {type(rec).__name__}"
+                )
             yield lineno, rec
 
 
 def _score_of(rec: dict[str, Any], where: str) -> float:
     if "score" in rec:
         value = rec["score"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                math.isfinite(value) and 0.0 <= value <= 1.0):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not (math.isfinite(value) and 0.0 <= value <= 1.0)
+        ):
             raise DataError(f"{where}: expected 'score' to be a number in [0, 1]; found {value!r}")
         return float(value)
     if "correct" in rec:
         value = rec["correct"]
         if value not in (True, False, 0, 1):
-            raise DataError(f"{where}: expected 'correct' to be true/false or 0/1; "
-                            f"found {value!r}")
+            raise DataError(f"{where}: expected 'correct' to be true/false or 0/1; found {value!r}")
         return float(value)
     raise DataError(f"{where}: expected a 'correct' or 'score' field; found keys {sorted(rec)}")
 
@@ -97,8 +101,14 @@ def read_outcomes(path: str | Path) -> list[Outcome]:
             if not isinstance(rec.get(key), (str, int)) or isinstance(rec.get(key), bool):
                 raise DataError(f"{where}: expected a string {key!r}; found {rec.get(key)!r}")
         answer = rec.get("answer")
-        out.append(Outcome(str(rec["prompt_id"]), str(rec["model"]), _score_of(rec, where),
-                           None if answer is None else str(answer)))
+        out.append(
+            Outcome(
+                str(rec["prompt_id"]),
+                str(rec["model"]),
+                _score_of(rec, where),
+                None if answer is None else str(answer),
+            )
+        )
     return out
 
 
@@ -129,21 +139,26 @@ def outcome_vector(
         raise DataError(f"outcomes mix {len(models)} models {models[:5]}; expected one model")
     unknown = [o.prompt_id for o in outcomes if o.prompt_id not in index]
     if unknown:
-        raise DataError(f"{len(unknown)} of {len(outcomes)} outcomes have prompt ids that are not "
-                        f"in the validation set ({len(index)} prompts), e.g. {unknown[:5]}; "
-                        "expected ids of the validation set")
+        raise DataError(
+            f"{len(unknown)} of {len(outcomes)} outcomes have prompt ids that are not "
+            f"in the validation set ({len(index)} prompts), e.g. {unknown[:5]}; "
+            "expected ids of the validation set"
+        )
     y = [math.nan] * len(index)
     seen: set[str] = set()
     for o in outcomes:
         if o.prompt_id in seen:
-            raise DataError(f"prompt id {o.prompt_id!r} is graded twice; expected one outcome "
-                            "per prompt")
+            raise DataError(
+                f"prompt id {o.prompt_id!r} is graded twice; expected one outcome per prompt"
+            )
         seen.add(o.prompt_id)
         y[index[o.prompt_id]] = o.score
     return y
 
 
-def read_validation_set(path: str | Path, *, default_grader: str = "choice") -> list[ValidationItem]:
+def read_validation_set(
+    path: str | Path, *, default_grader: str = "choice"
+) -> list[ValidationItem]:
     """Read a validation-set JSONL file (format in the module docstring)."""
     items: list[ValidationItem] = []
     ids: set[str] = set()
@@ -151,14 +166,21 @@ def read_validation_set(path: str | Path, *, default_grader: str = "choice") -> 
         where = f"{path}: line {lineno}"
         missing = [k for k in ("prompt_id", "prompt", "reference") if k not in rec]
         if missing:
-            raise DataError(f"{where}: expected fields prompt_id, prompt, reference; "
-                            f"missing {missing}")
+            raise DataError(
+                f"{where}: expected fields prompt_id, prompt, reference; missing {missing}"
+            )
         pid = str(rec["prompt_id"])
         if pid in ids:
             raise DataError(f"{where}: prompt id {pid!r} appears twice; expected unique ids")
         ids.add(pid)
-        items.append(ValidationItem(pid, str(rec["prompt"]), str(rec["reference"]),
-                                    str(rec.get("grader") or default_grader)))
+        items.append(
+            ValidationItem(
+                pid,
+                str(rec["prompt"]),
+                str(rec["reference"]),
+                str(rec.get("grader") or default_grader),
+            )
+        )
     if not items:
         raise DataError(f"{path}: expected at least one validation prompt; found none")
     return items

@@ -62,8 +62,10 @@ class RunReport:
     def describe(self) -> str:
         """One line: graded / failed counts and the reasons."""
         why = ", ".join(f"{n} {reason}" for reason, n in self.failures.most_common())
-        text = (f"{len(self.outcomes)}/{self.n_total} prompts graded ({self.n_cached} from cache, "
-                f"{self.n_unextracted} without an extractable answer), {self.n_failed} failed")
+        text = (
+            f"{len(self.outcomes)}/{self.n_total} prompts graded ({self.n_cached} from cache, "
+            f"{self.n_unextracted} without an extractable answer), {self.n_failed} failed"
+        )
         return text + (f": {why}" if why else "")
 
 
@@ -79,22 +81,35 @@ class OutcomeCache:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS outcomes (model TEXT NOT NULL, prompt_id TEXT NOT NULL, "
             "score REAL NOT NULL, answer TEXT, extracted INTEGER NOT NULL, output_tokens INTEGER, "
-            "created_s REAL NOT NULL, PRIMARY KEY (model, prompt_id))")
+            "created_s REAL NOT NULL, PRIMARY KEY (model, prompt_id))"
+        )
         self._db.commit()
 
     def get(self, model: str, prompt_ids: Sequence[str]) -> dict[str, tuple[Outcome, bool]]:
         """Cached ``{prompt_id: (outcome, extracted)}`` for ``model``."""
         rows = self._db.execute(
-            "SELECT prompt_id, score, answer, extracted FROM outcomes WHERE model = ?", (model,))
+            "SELECT prompt_id, score, answer, extracted FROM outcomes WHERE model = ?", (model,)
+        )
         wanted = set(prompt_ids)
-        return {pid: (Outcome(pid, model, score, answer), bool(extracted))
-                for pid, score, answer, extracted in rows if pid in wanted}
+        return {
+            pid: (Outcome(pid, model, score, answer), bool(extracted))
+            for pid, score, answer, extracted in rows
+            if pid in wanted
+        }
 
     def put(self, outcome: Outcome, *, extracted: bool, output_tokens: int | None) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (outcome.model, outcome.prompt_id, outcome.score, outcome.answer, int(extracted),
-             output_tokens, time.time()))
+            (
+                outcome.model,
+                outcome.prompt_id,
+                outcome.score,
+                outcome.answer,
+                int(extracted),
+                output_tokens,
+                time.time(),
+            ),
+        )
         self._db.commit()
 
     def close(self) -> None:
@@ -129,12 +144,22 @@ def _parse_reply(response: httpx.Response) -> tuple[str, int | None]:
 
 
 async def _ask(
-    client: httpx.AsyncClient, cfg: EndpointConfig, prompt: str, *, max_attempts: int,
-    base_delay_s: float, rng: random.Random, sleep: Callable[[float], Any],
+    client: httpx.AsyncClient,
+    cfg: EndpointConfig,
+    prompt: str,
+    *,
+    max_attempts: int,
+    base_delay_s: float,
+    rng: random.Random,
+    sleep: Callable[[float], Any],
 ) -> tuple[str, int | None]:
-    messages = ([{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else [])
-    body = {"model": cfg.model, "messages": [*messages, {"role": "user", "content": prompt}],
-            "max_tokens": cfg.max_tokens, "temperature": cfg.temperature}
+    messages = [{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else []
+    body = {
+        "model": cfg.model,
+        "messages": [*messages, {"role": "user", "content": prompt}],
+        "max_tokens": cfg.max_tokens,
+        "temperature": cfg.temperature,
+    }
     reason = "no attempt"
     for attempt in range(max_attempts):
         retry_after: float | None = None
@@ -212,14 +237,26 @@ async def collect_outcomes(
     gate = asyncio.Semaphore(max(1, concurrency))
     rng = random.Random(seed)
     headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
-    bar = tqdm(total=len(items), initial=len(cached), disable=not progress, unit="prompt",
-               desc=f"onboarding {name}")
+    bar = tqdm(
+        total=len(items),
+        initial=len(cached),
+        disable=not progress,
+        unit="prompt",
+        desc=f"onboarding {name}",
+    )
 
     async def one(item: ValidationItem, client: httpx.AsyncClient) -> None:
         async with gate:
             try:
-                text, tokens = await _ask(client, endpoint, item.prompt, max_attempts=max_attempts,
-                                          base_delay_s=base_delay_s, rng=rng, sleep=asyncio.sleep)
+                text, tokens = await _ask(
+                    client,
+                    endpoint,
+                    item.prompt,
+                    max_attempts=max_attempts,
+                    base_delay_s=base_delay_s,
+                    rng=rng,
+                    sleep=asyncio.sleep,
+                )
             except _Failure as exc:
                 report.failures[exc.reason] += 1
                 report.failed_ids.append(item.prompt_id)
@@ -238,15 +275,17 @@ async def collect_outcomes(
 
     timeout = httpx.Timeout(endpoint.timeout_s)
     try:
-        async with httpx.AsyncClient(base_url=endpoint.base_url.rstrip("/"), headers=headers,
-                                     timeout=timeout) as client:
+        async with httpx.AsyncClient(
+            base_url=endpoint.base_url.rstrip("/"), headers=headers, timeout=timeout
+        ) as client:
             await asyncio.gather(*(one(it, client) for it in todo))
     finally:
         bar.close()
     return report
 
 
-def run_endpoint(items: Sequence[ValidationItem], endpoint: EndpointConfig,
-                 **kwargs: Any) -> RunReport:
+def run_endpoint(
+    items: Sequence[ValidationItem], endpoint: EndpointConfig, **kwargs: Any
+) -> RunReport:
     """Synchronous shell over :func:`collect_outcomes` (same arguments)."""
     return asyncio.run(collect_outcomes(items, endpoint, **kwargs))

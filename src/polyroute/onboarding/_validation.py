@@ -49,7 +49,8 @@ def _routerbench_answers(ds: RoutingDataset) -> dict[str, str]:
         if ds.tasks[row] not in ("arc_challenge", "winogrande"):
             continue
         votes = Counter(
-            letter for col, model in enumerate(ds.model_names)
+            letter
+            for col, model in enumerate(ds.model_names)
             if ds.scores[row, col] == 1.0
             and (letter := extract_choice(responses.get((pid, model), ""), letters="ABCDE"))
         )
@@ -89,13 +90,19 @@ def dataset_validation_set(
     elif name == "routerbench":
         answers = _routerbench_answers(ds)
     else:
-        raise DataError(f"dataset {name!r} has no reference answers for grading; expected one of "
-                        "mmlu-pro, mmlu-pro-openllm, routerbench, or a --validation-file")
+        raise DataError(
+            f"dataset {name!r} has no reference answers for grading; expected one of "
+            "mmlu-pro, mmlu-pro-openllm, routerbench, or a --validation-file"
+        )
     if split is not None and split not in ds.splits:
         ds.split(split)  # raises the DataError listing the splits
     rows = ds.splits[split] if split is not None else np.arange(ds.n_prompts)
     rows = np.array([r for r in rows if str(ds.prompt_ids[r]) in answers], dtype=np.int64)
     if n_prompts is not None and n_prompts < len(rows):
         rows = np.sort(np.random.default_rng(seed).choice(rows, n_prompts, replace=False))
-    return [ValidationItem(str(ds.prompt_ids[r]), str(ds.prompts[r]),
-                           answers[str(ds.prompt_ids[r])], "choice") for r in rows]
+    return [
+        ValidationItem(
+            str(ds.prompt_ids[r]), str(ds.prompts[r]), answers[str(ds.prompt_ids[r])], "choice"
+        )
+        for r in rows
+    ]

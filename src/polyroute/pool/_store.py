@@ -117,8 +117,9 @@ class ModelPool:
             try:
                 yield self._db
                 version = self._version(self._db) + 1
-                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)",
-                                 (str(version),))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('version', ?)", (str(version),)
+                )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -139,7 +140,9 @@ class ModelPool:
     # ------------------------------------------------------------------ seeding
     def is_seeded(self) -> bool:
         with self._lock:
-            return self._db.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is not None
+            return (
+                self._db.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is not None
+            )
 
     def seed(self, models: Sequence[ModelSettings]) -> bool:
         """Fill an empty pool from config; returns ``False`` when it was already seeded."""
@@ -158,7 +161,8 @@ class ModelPool:
             version = self._version(self._db)
             rows = self._db.execute("SELECT name, spec FROM models ORDER BY position").fetchall()
             deps = self._db.execute(
-                "SELECT model, spec FROM deployments ORDER BY position").fetchall()
+                "SELECT model, spec FROM deployments ORDER BY position"
+            ).fetchall()
             profs = self._db.execute("SELECT model, encoder, x, y FROM profiles").fetchall()
         by_model: dict[str, list[dict[str, Any]]] = {}
         for model, spec in deps:
@@ -168,8 +172,9 @@ class ModelPool:
             data = json.loads(spec)
             data["deployments"] = by_model.get(name, [])
             models[name] = ModelSettings.model_validate(data)
-        profiles = {m: OnboardedProfile(m, enc, _load_array(x), _load_array(y))
-                    for m, enc, x, y in profs}
+        profiles = {
+            m: OnboardedProfile(m, enc, _load_array(x), _load_array(y)) for m, enc, x, y in profs
+        }
         return PoolSnapshot(version, models, profiles)
 
     def get_model(self, name: str) -> ModelSettings:
@@ -182,8 +187,10 @@ class ModelPool:
     def upsert_model(self, model: ModelSettings) -> bool:
         """Add or replace a model (and its deployments); returns ``True`` when it was new."""
         with self._write() as db:
-            existed = db.execute("SELECT 1 FROM models WHERE name = ?",
-                                 (model.name,)).fetchone() is not None
+            existed = (
+                db.execute("SELECT 1 FROM models WHERE name = ?", (model.name,)).fetchone()
+                is not None
+            )
             if existed:
                 db.execute("DELETE FROM deployments WHERE model = ?", (model.name,))
             self._put_model(db, model)
@@ -199,8 +206,13 @@ class ModelPool:
         """Add or replace one deployment of ``model``; returns ``True`` when it was new."""
         with self._write() as db:
             self._require_model(db, model)
-            existed = db.execute("SELECT 1 FROM deployments WHERE model = ? AND name = ?",
-                                 (model, deployment.name)).fetchone() is not None
+            existed = (
+                db.execute(
+                    "SELECT 1 FROM deployments WHERE model = ? AND name = ?",
+                    (model, deployment.name),
+                ).fetchone()
+                is not None
+            )
             self._put_deployment(db, model, deployment)
         return not existed
 
@@ -209,8 +221,10 @@ class ModelPool:
             self._require_model(db, model)
             cur = db.execute("DELETE FROM deployments WHERE model = ? AND name = ?", (model, name))
             if cur.rowcount == 0:
-                names = [r[0] for r in db.execute(
-                    "SELECT name FROM deployments WHERE model = ?", (model,))]
+                names = [
+                    r[0]
+                    for r in db.execute("SELECT name FROM deployments WHERE model = ?", (model,))
+                ]
                 raise UnknownComponentError(f"deployment of model {model!r}", name, names)
 
     def attach_profile(self, model: str, encoder: str, X: np.ndarray, y: np.ndarray) -> None:
@@ -218,22 +232,31 @@ class ModelPool:
         X = np.asarray(X, dtype=np.float32)
         y = np.asarray(y, dtype=np.float64).reshape(-1)
         if X.ndim != 2 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
-            raise DataError(f"profile of {model!r}: expected X (n, d) and y (n,) with n >= 1; "
-                            f"found X {X.shape}, y {y.shape}")
+            raise DataError(
+                f"profile of {model!r}: expected X (n, d) and y (n,) with n >= 1; "
+                f"found X {X.shape}, y {y.shape}"
+            )
         finite = y[np.isfinite(y)]
         if finite.size and (finite.min() < 0 or finite.max() > 1):
-            raise DataError(f"profile of {model!r}: expected grades in [0, 1], found "
-                            f"[{finite.min():g}, {finite.max():g}]")
+            raise DataError(
+                f"profile of {model!r}: expected grades in [0, 1], found "
+                f"[{finite.min():g}, {finite.max():g}]"
+            )
         with self._write() as db:
             self._require_model(db, model)
-            db.execute("INSERT OR REPLACE INTO profiles VALUES (?, ?, ?, ?, ?)",
-                       (model, encoder, _dump_array(X), _dump_array(y), int(X.shape[0])))
+            db.execute(
+                "INSERT OR REPLACE INTO profiles VALUES (?, ?, ?, ?, ?)",
+                (model, encoder, _dump_array(X), _dump_array(y), int(X.shape[0])),
+            )
 
     def detach_profile(self, model: str) -> None:
         with self._write() as db:
             if db.execute("DELETE FROM profiles WHERE model = ?", (model,)).rowcount == 0:
-                raise UnknownComponentError("onboarded profile", model, [
-                    r[0] for r in db.execute("SELECT model FROM profiles")])
+                raise UnknownComponentError(
+                    "onboarded profile",
+                    model,
+                    [r[0] for r in db.execute("SELECT model FROM profiles")],
+                )
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -248,18 +271,22 @@ class ModelPool:
         spec = model.model_dump(mode="json", exclude={"deployments"})
         row = db.execute("SELECT position FROM models WHERE name = ?", (model.name,)).fetchone()
         pos = row[0] if row else _next_position(db, "models")
-        db.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?)",
-                   (model.name, json.dumps(spec), pos))
+        db.execute(
+            "INSERT OR REPLACE INTO models VALUES (?, ?, ?)", (model.name, json.dumps(spec), pos)
+        )
         for dep in model.deployments:
             self._put_deployment(db, model.name, dep)
 
     @staticmethod
     def _put_deployment(db: sqlite3.Connection, model: str, dep: DeploymentSettings) -> None:
-        row = db.execute("SELECT position FROM deployments WHERE model = ? AND name = ?",
-                         (model, dep.name)).fetchone()
+        row = db.execute(
+            "SELECT position FROM deployments WHERE model = ? AND name = ?", (model, dep.name)
+        ).fetchone()
         pos = row[0] if row else _next_position(db, "deployments")
-        db.execute("INSERT OR REPLACE INTO deployments VALUES (?, ?, ?, ?)",
-                   (model, dep.name, json.dumps(dep.model_dump(mode="json")), pos))
+        db.execute(
+            "INSERT OR REPLACE INTO deployments VALUES (?, ?, ?, ?)",
+            (model, dep.name, json.dumps(dep.model_dump(mode="json")), pos),
+        )
 
 
 def parse_model(data: Any) -> ModelSettings:
@@ -277,8 +304,11 @@ def _parse(cls: Any, data: Any, what: str) -> Any:
         return cls.model_validate(data)
     except ValidationError as exc:
         errs = exc.errors(include_url=False)
-        parts = [f"{'.'.join(str(x) for x in e['loc']) or what}: "
-                 f"{e['msg'].removeprefix('Value error, ')}" for e in errs]
+        parts = [
+            f"{'.'.join(str(x) for x in e['loc']) or what}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in errs
+        ]
         raise DataError(f"invalid {what}: " + "; ".join(parts)) from None
 
 

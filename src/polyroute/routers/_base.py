@@ -87,23 +87,24 @@ class BaseRouter(BaseEstimator, ABC):  # type: ignore[misc]
         lookup = {m: i for i, m in enumerate(self.model_names_)}
         unknown = [n for n in names if n not in lookup]
         if unknown:
-            raise DataError(f"unknown model(s) {unknown}; router knows: "
-                            f"{', '.join(self.model_names_)}")
+            raise DataError(
+                f"unknown model(s) {unknown}; router knows: {', '.join(self.model_names_)}"
+            )
         return np.array([lookup[n] for n in names], dtype=np.int64)
 
     def _validate_params(self) -> None:
         for name, (typ, low, high) in self._constraints.items():
             value = getattr(self, name)
-            if not isinstance(value, typ) or isinstance(value, bool) and typ is not bool:
-                raise DataError(f"{type(self).__name__}.{name} must be {typ.__name__}; "
-                                f"found {value!r}")
+            if not isinstance(value, typ) or (isinstance(value, bool) and typ is not bool):
+                raise DataError(
+                    f"{type(self).__name__}.{name} must be {typ.__name__}; found {value!r}"
+                )
             if (low is not None and value < low) or (high is not None and value > high):
-                raise DataError(f"{type(self).__name__}.{name} must be in "
-                                f"[{low}, {high}]; found {value!r}")
+                raise DataError(
+                    f"{type(self).__name__}.{name} must be in [{low}, {high}]; found {value!r}"
+                )
 
-    def _validate_fit(
-        self, X: Array, Y: Array, model_names: Sequence[str]
-    ) -> tuple[Array, Array]:
+    def _validate_fit(self, X: Array, Y: Array, model_names: Sequence[str]) -> tuple[Array, Array]:
         """Validate params and shapes; reset learned state; return float arrays."""
         self._validate_params()
         X = np.asarray(X, dtype=np.float32)
@@ -113,8 +114,9 @@ class BaseRouter(BaseEstimator, ABC):  # type: ignore[misc]
         if X.shape[0] != Y.shape[0]:
             raise DataError(f"X has {X.shape[0]} rows; Y has {Y.shape[0]}")
         if Y.shape[1] != len(model_names):
-            raise DataError(f"Y has {Y.shape[1]} model columns; model_names has "
-                            f"{len(model_names)} entries")
+            raise DataError(
+                f"Y has {Y.shape[1]} model columns; model_names has {len(model_names)} entries"
+            )
         if X.shape[0] == 0:
             raise DataError("cannot fit a router on 0 queries")
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:

@@ -70,8 +70,9 @@ class ZeroRouter(_ConstantRouter):
     def __init__(self) -> None:
         pass
 
-    def fit(self, X: Array, Y: Array, *, model_names: Sequence[str],
-            tasks: Sequence[str] | None = None) -> Self:
+    def fit(
+        self, X: Array, Y: Array, *, model_names: Sequence[str], tasks: Sequence[str] | None = None
+    ) -> Self:
         Y = self._fit_constant(X, Y, model_names)
         self.scores_ = _column_means(Y)
         return self
@@ -89,8 +90,9 @@ class BestSingleRouter(ZeroRouter):
 
     cost_sensitive: ClassVar[bool] = False
 
-    def fit(self, X: Array, Y: Array, *, model_names: Sequence[str],
-            tasks: Sequence[str] | None = None) -> Self:
+    def fit(
+        self, X: Array, Y: Array, *, model_names: Sequence[str], tasks: Sequence[str] | None = None
+    ) -> Self:
         Y = self._fit_constant(X, Y, model_names)
         if tasks is None:
             self.scores_ = _column_means(Y)
@@ -116,8 +118,9 @@ class CheapestRouter(_ConstantRouter):
     def __init__(self) -> None:
         pass
 
-    def fit(self, X: Array, Y: Array, *, model_names: Sequence[str],
-            tasks: Sequence[str] | None = None) -> Self:
+    def fit(
+        self, X: Array, Y: Array, *, model_names: Sequence[str], tasks: Sequence[str] | None = None
+    ) -> Self:
         self._fit_constant(X, Y, model_names)
         self.scores_ = np.full(len(model_names), 0.5)
         return self
@@ -142,13 +145,15 @@ class RandomRouter(BaseRouter):
     def __init__(self, *, random_state: int | None = None) -> None:
         self.random_state = random_state
 
-    def fit(self, X: Array, Y: Array, *, model_names: Sequence[str],
-            tasks: Sequence[str] | None = None) -> Self:
+    def fit(
+        self, X: Array, Y: Array, *, model_names: Sequence[str], tasks: Sequence[str] | None = None
+    ) -> Self:
         X, Y = self._validate_fit(X, Y, model_names)
         self.n_features_in_ = int(X.shape[1])
         rng = np.random.default_rng(self.random_state)
-        self.seed_ = int(rng.integers(0, 2**31 - 1)) if self.random_state is None else int(
-            self.random_state)
+        self.seed_ = (
+            int(rng.integers(0, 2**31 - 1)) if self.random_state is None else int(self.random_state)
+        )
         return self
 
     def predict_scores(self, X: Array) -> Array:
@@ -169,16 +174,19 @@ class _LabelRouter(BaseRouter):
     def __init__(self) -> None:
         pass
 
-    def fit(self, X: Array, Y: Array, *, model_names: Sequence[str],
-            tasks: Sequence[str] | None = None) -> Self:
+    def fit(
+        self, X: Array, Y: Array, *, model_names: Sequence[str], tasks: Sequence[str] | None = None
+    ) -> Self:
         X, Y = self._validate_fit(X, Y, model_names)
         self.n_features_in_ = int(X.shape[1])
         return self
 
     def predict_scores(self, X: Array) -> Array:
         self._check_X(X)
-        raise RoutingError(f"{type(self).__name__} reads the test labels: call "
-                           "oracle_scores(Y_true, tasks) instead of predict_scores(X)")
+        raise RoutingError(
+            f"{type(self).__name__} reads the test labels: call "
+            "oracle_scores(Y_true, tasks) instead of predict_scores(X)"
+        )
 
     def _check_labels(self, Y_true: Array, tasks: Sequence[str] | None) -> Array:
         self._check_fitted()

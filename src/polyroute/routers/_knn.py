@@ -33,7 +33,7 @@ def _neighbours(Q: Array, X: Array, k: int, *, exclude_self: bool = False) -> It
     """Yield, block by block of ``Q``, the indices of the ``k`` most similar rows of ``X``,
     sorted from most to least similar (ties by lower index)."""
     for start in range(0, len(Q), _BLOCK):
-        sims = Q[start:start + _BLOCK] @ X.T
+        sims = Q[start : start + _BLOCK] @ X.T
         if exclude_self:
             sims[np.arange(len(sims)), np.arange(start, start + len(sims))] = -np.inf
         kk = min(k, X.shape[0])
@@ -85,14 +85,16 @@ class KNNRouter(BaseRouter):
         "cv_folds": (int, 2, None),
     }
 
-    def __init__(self, *, n_neighbors: int | str = "auto", cv_folds: int = 5,
-                 random_state: int | None = 0) -> None:
+    def __init__(
+        self, *, n_neighbors: int | str = "auto", cv_folds: int = 5, random_state: int | None = 0
+    ) -> None:
         self.n_neighbors = n_neighbors
         self.cv_folds = cv_folds
         self.random_state = random_state
 
-    def fit(self, X: Array, Y: Array, *, model_names: Sequence[str],
-            tasks: Sequence[str] | None = None) -> Self:
+    def fit(
+        self, X: Array, Y: Array, *, model_names: Sequence[str], tasks: Sequence[str] | None = None
+    ) -> Self:
         k = self.n_neighbors
         if k != "auto" and (not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1):
             raise DataError(f"KNNRouter.n_neighbors must be a positive int or 'auto'; found {k!r}")
@@ -113,8 +115,10 @@ class KNNRouter(BaseRouter):
     def predict_scores(self, X: Array) -> Array:
         Q = _normalise(self._check_X(X))
         Y = self.Y_.astype(np.float64)
-        blocks = [_mean_over(nb, Y, self.fallback_)
-                  for nb in _neighbours(Q, self.X_, int(self.n_neighbors_))]
+        blocks = [
+            _mean_over(nb, Y, self.fallback_)
+            for nb in _neighbours(Q, self.X_, int(self.n_neighbors_))
+        ]
         return np.concatenate(blocks) if blocks else np.zeros((0, len(self.model_names_)))
 
     def _cross_validate(self, X: Array, Y: Array) -> dict[int, float]:
@@ -133,10 +137,9 @@ class KNNRouter(BaseRouter):
             truth = np.nan_to_num(Yc[te], nan=0.0)
             start = 0
             for nb in _neighbours(X[te], X[tr], max(grid)):
-                rows = truth[start:start + len(nb)]
+                rows = truth[start : start + len(nb)]
                 for k in grid:
                     pred = _mean_over(nb[:, :k], Yc[tr], fallback)
                     totals[k] += float(rows[np.arange(len(rows)), pred.argmax(axis=1)].sum())
                 start += len(nb)
         return {k: totals[k] / n for k in grid}
-

@@ -75,10 +75,18 @@ class MLPRouter(BaseRouter):
         "validation_fraction": (float, 0.0, 0.5),
     }
 
-    def __init__(self, *, hidden_layer_sizes: Sequence[int] = (256,), alpha: float = 1e-4,
-                 learning_rate: float = 1e-3, batch_size: int = 128, max_epochs: int = 200,
-                 patience: int = 10, validation_fraction: float = 0.1,
-                 random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes: Sequence[int] = (256,),
+        alpha: float = 1e-4,
+        learning_rate: float = 1e-3,
+        batch_size: int = 128,
+        max_epochs: int = 200,
+        patience: int = 10,
+        validation_fraction: float = 0.1,
+        random_state: int | None = 0,
+    ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
         self.learning_rate = learning_rate
@@ -88,12 +96,15 @@ class MLPRouter(BaseRouter):
         self.validation_fraction = validation_fraction
         self.random_state = random_state
 
-    def fit(self, X: Array, Y: Array, *, model_names: Sequence[str],
-            tasks: Sequence[str] | None = None) -> Self:
+    def fit(
+        self, X: Array, Y: Array, *, model_names: Sequence[str], tasks: Sequence[str] | None = None
+    ) -> Self:
         sizes = list(self.hidden_layer_sizes)
         if any(not isinstance(h, int | np.integer) or isinstance(h, bool) or h < 1 for h in sizes):
-            raise DataError("MLPRouter.hidden_layer_sizes must be positive ints; found "
-                            f"{self.hidden_layer_sizes!r}")
+            raise DataError(
+                "MLPRouter.hidden_layer_sizes must be positive ints; found "
+                f"{self.hidden_layer_sizes!r}"
+            )
         X, Y = self._validate_fit(X, Y, model_names)
         X = X.astype(np.float64)
         self.n_features_in_ = int(X.shape[1])
@@ -102,7 +113,8 @@ class MLPRouter(BaseRouter):
         train, val = self._split(len(X), rng)
         params = _init(rng, [X.shape[1], *sizes, Y.shape[1]])
         params, self.n_epochs_, self.best_epoch_ = self._train(
-            params, X[train], Y[train][:, order], X[val], Y[val][:, order], rng)
+            params, X[train], Y[train][:, order], X[val], Y[val][:, order], rng
+        )
         inverse = np.argsort(order)
         params[-2] = params[-2][:, inverse]  # output layer back to the caller's model order
         params[-1] = params[-1][inverse]
@@ -122,13 +134,21 @@ class MLPRouter(BaseRouter):
         perm = rng.permutation(n)
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
-    def _train(self, params: list[Array], X: Array, Y: Array, Xv: Array, Yv: Array,
-               rng: np.random.Generator) -> tuple[list[Array], int, int]:
+    def _train(
+        self,
+        params: list[Array],
+        X: Array,
+        Y: Array,
+        Xv: Array,
+        Yv: Array,
+        rng: np.random.Generator,
+    ) -> tuple[list[Array], int, int]:
         adam = _Adam(params, self.learning_rate)
         best, best_loss, best_epoch, stale, epoch = [p.copy() for p in params], np.inf, 0, 0, 0
         for epoch in range(1, self.max_epochs + 1):
-            for batch in np.array_split(rng.permutation(len(X)),
-                                        max(1, int(np.ceil(len(X) / self.batch_size)))):
+            for batch in np.array_split(
+                rng.permutation(len(X)), max(1, int(np.ceil(len(X) / self.batch_size)))
+            ):
                 adam.step(params, self._gradients(params, X[batch], Y[batch]))
             loss = self._loss(params, Xv, Yv) if len(Xv) else self._loss(params, X, Y)
             if loss < best_loss - 1e-7:
@@ -165,8 +185,10 @@ class MLPRouter(BaseRouter):
         self._check_fitted()
         out: list[Array] = []
         for i in range(int(self.n_layers_)):
-            out += [np.asarray(getattr(self, f"coef{i}_"), dtype=np.float64),
-                    np.asarray(getattr(self, f"intercept{i}_"), dtype=np.float64)]
+            out += [
+                np.asarray(getattr(self, f"coef{i}_"), dtype=np.float64),
+                np.asarray(getattr(self, f"intercept{i}_"), dtype=np.float64),
+            ]
         return out
 
 
@@ -189,8 +211,9 @@ def _forward(params: list[Array], X: Array) -> list[Array]:
 
 
 class _Adam:
-    def __init__(self, params: list[Array], lr: float, b1: float = 0.9, b2: float = 0.999,
-                 eps: float = 1e-8) -> None:
+    def __init__(
+        self, params: list[Array], lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+    ) -> None:
         self.lr, self.b1, self.b2, self.eps, self.t = lr, b1, b2, eps, 0
         self.m = [np.zeros_like(p) for p in params]
         self.v = [np.zeros_like(p) for p in params]
@@ -233,8 +256,9 @@ class LinearRouter(BaseRouter):
         self.loss = loss
         self.max_iter = max_iter
 
-    def fit(self, X: Array, Y: Array, *, model_names: Sequence[str],
-            tasks: Sequence[str] | None = None) -> Self:
+    def fit(
+        self, X: Array, Y: Array, *, model_names: Sequence[str], tasks: Sequence[str] | None = None
+    ) -> Self:
         if self.loss not in ("logistic", "ridge"):
             raise DataError(f"LinearRouter.loss must be 'logistic' or 'ridge'; found {self.loss!r}")
         X, Y = self._validate_fit(X, Y, model_names)
@@ -273,6 +297,11 @@ class LinearRouter(BaseRouter):
             r = (_sigmoid(z) - y) / n
             return loss, np.r_[X.T @ r + lam * w, r.sum()]
 
-        res = minimize(objective, np.zeros(d + 1), jac=True, method="L-BFGS-B",
-                       options={"maxiter": self.max_iter})
+        res = minimize(
+            objective,
+            np.zeros(d + 1),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": self.max_iter},
+        )
         return res.x[:d], float(res.x[d])

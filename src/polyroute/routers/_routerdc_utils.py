@@ -15,6 +15,7 @@ from scipy import optimize, special
 
 Array = np.ndarray
 
+
 def normalize(a: Array) -> Array:
     norm = np.linalg.norm(a, axis=-1, keepdims=True)
     return a / np.maximum(norm, 1e-12)
@@ -137,7 +138,7 @@ class BatchSampler:
     def next(self) -> Array:
         if len(self._queue) < self.batch:
             self._queue = np.concatenate([self._queue, self.rng.permutation(self.rows)])
-        out, self._queue = self._queue[:self.batch], self._queue[self.batch:]
+        out, self._queue = self._queue[: self.batch], self._queue[self.batch :]
         return out
 
 

@@ -70,15 +70,19 @@ class _ProfileRouter(BaseRouter):
     # ------------------------------------------------------------------ profiles
     def _check_settings(self) -> None:
         if self.smoothing not in _SMOOTHINGS:
-            raise DataError(f"{type(self).__name__}.smoothing must be one of {_SMOOTHINGS}; "
-                            f"found {self.smoothing!r}")
+            raise DataError(
+                f"{type(self).__name__}.smoothing must be one of {_SMOOTHINGS}; "
+                f"found {self.smoothing!r}"
+            )
         if not isinstance(self.alpha, (int, float)) or self.alpha <= 0:
-            raise DataError(f"{type(self).__name__}.alpha must be a number > 0; "
-                            f"found {self.alpha!r}")
+            raise DataError(
+                f"{type(self).__name__}.alpha must be a number > 0; found {self.alpha!r}"
+            )
         s = self.shrink_strength
         if s != "auto" and (isinstance(s, bool) or not isinstance(s, (int, float)) or s <= 0):
-            raise DataError(f"{type(self).__name__}.shrink_strength must be 'auto' or a number "
-                            f"> 0; found {s!r}")
+            raise DataError(
+                f"{type(self).__name__}.shrink_strength must be 'auto' or a number > 0; found {s!r}"
+            )
 
     def _fit_smoothing(self) -> None:
         """Cluster offsets and shrinkage strength from the reference models' counts."""
@@ -94,8 +98,12 @@ class _ProfileRouter(BaseRouter):
         """Ψ, the smoothed per-cluster error rate of every model, shape (n_models, n_clusters)."""
         self._check_fitted()
         return smoothed_error(
-            self.errors_, self.counts_, smoothing=self.smoothing, alpha=float(self.alpha),
-            strength=float(self.shrink_strength_), offsets=self.cluster_offsets_,
+            self.errors_,
+            self.counts_,
+            smoothing=self.smoothing,
+            alpha=float(self.alpha),
+            strength=float(self.shrink_strength_),
+            offsets=self.cluster_offsets_,
         )
 
     def _n_blocks(self) -> int:
@@ -130,12 +138,15 @@ class _ProfileRouter(BaseRouter):
         if Y_val.ndim == 1:
             Y_val = Y_val[:, None]
         if Y_val.shape != (X_val.shape[0], n_models):
-            raise DataError(f"Y_val has shape {Y_val.shape}; expected ({X_val.shape[0]}, "
-                            f"{n_models}) (n_prompts, n_models)")
+            raise DataError(
+                f"Y_val has shape {Y_val.shape}; expected ({X_val.shape[0]}, "
+                f"{n_models}) (n_prompts, n_models)"
+            )
         finite = Y_val[np.isfinite(Y_val)]
         if finite.size and (finite.min() < 0 or finite.max() > 1):
-            raise DataError(f"Y_val must lie in [0, 1]; found values in "
-                            f"[{finite.min():g}, {finite.max():g}]")
+            raise DataError(
+                f"Y_val must lie in [0, 1]; found values in [{finite.min():g}, {finite.max():g}]"
+            )
         return profile_counts(self._responsibilities(X_val), Y_val)
 
     def add_models(
@@ -166,10 +177,13 @@ class _ProfileRouter(BaseRouter):
         self._check_fitted()
         names = [str(n) for n in model_names]
         clash = sorted(set(names) & set(self.model_names_)) or sorted(
-            {n for n in names if names.count(n) > 1})
+            {n for n in names if names.count(n) > 1}
+        )
         if clash:
-            raise DataError(f"model(s) {clash} already in the router (or repeated); expected new "
-                            "names (remove_models first to re-profile)")
+            raise DataError(
+                f"model(s) {clash} already in the router (or repeated); expected new "
+                "names (remove_models first to re-profile)"
+            )
         err, cnt = self._profile_new(X_val, Y_val, len(names))
         cost = np.full(len(names), np.nan) if costs is None else np.asarray(costs, float)
         if cost.shape != (len(names),):
@@ -192,8 +206,10 @@ class _ProfileRouter(BaseRouter):
         """Drop models from the profile table (immediate; unknown names raise ``DataError``)."""
         drop = set(self.model_index(list(names)).tolist())
         if len(drop) == len(self.model_names_):
-            raise DataError(f"removing {sorted(names)} would leave no model; expected at least "
-                            "one model to remain")
+            raise DataError(
+                f"removing {sorted(names)} would leave no model; expected at least "
+                "one model to remain"
+            )
         keep = np.array([i for i in range(len(self.model_names_)) if i not in drop], dtype=int)
         self.errors_ = self.errors_[keep]
         self.counts_ = self.counts_[keep]
@@ -220,9 +236,12 @@ class _ProfileRouter(BaseRouter):
             "accuracy": None if total == 0 else round(1.0 - float(err.sum()) / total, 4),
             "cost": None if np.isnan(self.model_costs_[idx]) else float(self.model_costs_[idx]),
             "clusters": [
-                {"cluster": label, "n": round(float(cnt[c]), 3),
-                 "raw_accuracy": None if cnt[c] < 0.5 else round(float(raw[c]), 4),
-                 "accuracy": round(1.0 - float(psi[c]), 4)}
+                {
+                    "cluster": label,
+                    "n": round(float(cnt[c]), 3),
+                    "raw_accuracy": None if cnt[c] < 0.5 else round(float(raw[c]), 4),
+                    "accuracy": round(1.0 - float(psi[c]), 4),
+                }
                 for c, label in enumerate(self._cell_labels())
             ],
         }
@@ -328,8 +347,12 @@ class ClusterRouter(_ProfileRouter):
         self.block_sizes_ = np.array([len(c) for c in blocks], dtype=np.int64)
         self.n_clusters_ = int(self.block_sizes_.sum())
         self.centroids_ = np.vstack(blocks)
-        self.temperatures_ = np.array([np.nan if t is None else t for t in (
-            self._abs_temperature(tau, median_d2(X, c)) for c in blocks)])
+        self.temperatures_ = np.array(
+            [
+                np.nan if t is None else t
+                for t in (self._abs_temperature(tau, median_d2(X, c)) for c in blocks)
+            ]
+        )
         self.errors_, self.counts_ = profile_counts(self._responsibilities(X), Y)
         self._fit_smoothing()
         if strength is not None:
@@ -342,15 +365,22 @@ class ClusterRouter(_ProfileRouter):
         self._check_settings()
         name = type(self).__name__
         if self.assignment not in _ASSIGNMENTS:
-            raise DataError(f"{name}.assignment must be one of {_ASSIGNMENTS}; "
-                            f"found {self.assignment!r}")
-        ks = ([self.n_clusters] if self.n_clusters not in ("auto", "multi")
-              else list(self.cluster_grid))
-        if not ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1
-                         for k in ks):
-            raise DataError(f"{name}.n_clusters must be an int >= 1, 'auto' or 'multi' (with a "
-                            "non-empty "
-                            f"int cluster_grid); found {self.n_clusters!r} / {self.cluster_grid!r}")
+            raise DataError(
+                f"{name}.assignment must be one of {_ASSIGNMENTS}; found {self.assignment!r}"
+            )
+        ks = (
+            [self.n_clusters]
+            if self.n_clusters not in ("auto", "multi")
+            else list(self.cluster_grid)
+        )
+        if not ks or any(
+            isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in ks
+        ):
+            raise DataError(
+                f"{name}.n_clusters must be an int >= 1, 'auto' or 'multi' (with a "
+                "non-empty "
+                f"int cluster_grid); found {self.n_clusters!r} / {self.cluster_grid!r}"
+            )
         if min(ks) > n_rows:
             raise DataError(f"{name}: n_clusters={min(ks)} exceeds the {n_rows} training prompts")
         t = self.temperature
@@ -358,8 +388,11 @@ class ClusterRouter(_ProfileRouter):
             raise DataError(f"{name}.temperature must be 'auto' or a number > 0; found {t!r}")
 
     def _responsibilities(self, X: Array) -> Array:
-        return _assign_blocks(l2_normalise(X), _split_blocks(self.centroids_, self.block_sizes_),
-                              [None if np.isnan(t) else float(t) for t in self.temperatures_])
+        return _assign_blocks(
+            l2_normalise(X),
+            _split_blocks(self.centroids_, self.block_sizes_),
+            [None if np.isnan(t) else float(t) for t in self.temperatures_],
+        )
 
     def _n_blocks(self) -> int:
         return len(self.block_sizes_)
@@ -377,8 +410,13 @@ class ClusterRouter(_ProfileRouter):
         where 'auto'. τ is None for hard assignment or a fixed temperature; the strength is None
         unless it was chosen here (then it replaces the beta-binomial estimate)."""
         grid = tuple(int(k) for k in self.cluster_grid)
-        configs = ([(k,) for k in grid] if self.n_clusters == "auto" else
-                   [grid] if self.n_clusters == "multi" else [(int(self.n_clusters),)])
+        configs = (
+            [(k,) for k in grid]
+            if self.n_clusters == "auto"
+            else [grid]
+            if self.n_clusters == "multi"
+            else [(int(self.n_clusters),)]
+        )
         auto_t = self.assignment == "soft" and self.temperature == "auto"
         taus: list[float | None] = list(_TAU_GRID) if auto_t else [None]
         auto_s = self.smoothing != "laplace" and self.shrink_strength == "auto"
@@ -388,7 +426,11 @@ class ClusterRouter(_ProfileRouter):
         n_b = max(min(len(X) // 3, 4 * self.n_onboard_prompts), 2)
         b_rows, a_rows = rows[:n_b], rows[n_b:]
         best: tuple[float, tuple[int, ...], float | None, float | None] = (
-            np.inf, configs[0], taus[0], None)
+            np.inf,
+            configs[0],
+            taus[0],
+            None,
+        )
         splits = [rng.permutation(len(b_rows)) for _ in range(3)]
         for ks in configs:
             if min(ks) > len(a_rows):
@@ -399,8 +441,9 @@ class ClusterRouter(_ProfileRouter):
                 temps = [self._abs_temperature(tau, m) for m in meds]
                 R_a = _assign_blocks(X[a_rows], cents, temps)
                 R_b = _assign_blocks(X[b_rows], cents, temps)
-                for loss, strength in self._simulated_losses(R_a, Y[a_rows], R_b, Y[b_rows],
-                                                             len(ks), splits, auto_s):
+                for loss, strength in self._simulated_losses(
+                    R_a, Y[a_rows], R_b, Y[b_rows], len(ks), splits, auto_s
+                ):
                     if loss < best[0]:
                         best = (loss, ks, tau, strength)
         return best[1], best[2], best[3]
@@ -413,8 +456,14 @@ class ClusterRouter(_ProfileRouter):
         return float((tau if tau is not None else _TAU_GRID[1]) * median_d2)
 
     def _simulated_losses(
-        self, R_a: Array, Y_a: Array, R_b: Array, Y_b: Array, n_blocks: int,
-        splits: list[Array], auto_s: bool,
+        self,
+        R_a: Array,
+        Y_a: Array,
+        R_b: Array,
+        Y_b: Array,
+        n_blocks: int,
+        splits: list[Array],
+        auto_s: bool,
     ) -> list[tuple[float, float | None]]:
         """(loss, strength) of reference models profiled from n_onboard_prompts held-out prompts.
 
@@ -439,11 +488,23 @@ class ClusterRouter(_ProfileRouter):
             folds.append((*profile_counts(R_b[prof], Y_b[prof]), R_b[ev], Y_b[ev]))
         out = []
         for strength in strengths:
-            losses = [centred_error(1.0 - R_ev @ smoothed_error(
-                err, cnt, smoothing=self.smoothing, alpha=float(self.alpha),
-                strength=1.0 if strength is None else strength, offsets=offsets).T / n_blocks,
-                Y_ev)
-                for err, cnt, R_ev, Y_ev in folds]
+            losses = [
+                centred_error(
+                    1.0
+                    - R_ev
+                    @ smoothed_error(
+                        err,
+                        cnt,
+                        smoothing=self.smoothing,
+                        alpha=float(self.alpha),
+                        strength=1.0 if strength is None else strength,
+                        offsets=offsets,
+                    ).T
+                    / n_blocks,
+                    Y_ev,
+                )
+                for err, cnt, R_ev, Y_ev in folds
+            ]
             out.append((float(np.mean(losses)), strength))
         return out
 
@@ -461,8 +522,6 @@ def _assign_blocks(X: Array, blocks: list[Array], temps: list[float | None]) -> 
 _TAU_GRID = (0.01, 0.03, 0.1, 0.3)
 #: Shrinkage pseudo-counts tried by simulated onboarding (plus the beta-binomial estimate).
 _STRENGTH_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
-
-
 
 
 # ---------------------------------------------------------------------------- learned map router
@@ -531,8 +590,10 @@ class LearnedMapRouter(_ProfileRouter):
         X, Y = self._validate_fit(X, Y, model_names)
         self._check_settings()
         if self.objective not in ("log-loss", "centred"):
-            raise DataError(f"LearnedMapRouter.objective must be 'log-loss' or 'centred'; "
-                            f"found {self.objective!r}")
+            raise DataError(
+                f"LearnedMapRouter.objective must be 'log-loss' or 'centred'; "
+                f"found {self.objective!r}"
+            )
         if self.n_clusters > len(X):
             raise DataError(f"n_clusters={self.n_clusters} exceeds the {len(X)} training prompts")
         X = l2_normalise(X)
@@ -543,10 +604,16 @@ class LearnedMapRouter(_ProfileRouter):
         # Train on the columns in name order: the optimum of this non-convex objective must not
         # depend on the order the models were given in (floating-point summation order).
         Ys = Y[:, np.argsort(np.asarray(self.model_names_, dtype=str), kind="stable")]
-        self.map_weights_ = train_map(X, Ys, W0.astype(np.float64),
-                                      self._objective_prior(X, Ys, W0),
-                                      l2=float(self.l2), max_iter=self.max_iter, rng=rng,
-                                      objective=self.objective)
+        self.map_weights_ = train_map(
+            X,
+            Ys,
+            W0.astype(np.float64),
+            self._objective_prior(X, Ys, W0),
+            l2=float(self.l2),
+            max_iter=self.max_iter,
+            rng=rng,
+            objective=self.objective,
+        )
         self.n_clusters_ = self.n_clusters
         self.n_features_in_ = X.shape[1]
         self.errors_, self.counts_ = profile_counts(self._responsibilities(X), Y)
@@ -561,11 +628,12 @@ class LearnedMapRouter(_ProfileRouter):
             return np.full(err.T.shape, 0.5), 2.0 * float(self.alpha)
         offsets = cluster_offsets(err, cnt) if self.smoothing == "hierarchical" else None
         prior = prior_error(err, cnt, offsets)
-        strength = (fit_shrink_strength(err, cnt, prior) if self.shrink_strength == "auto"
-                    else float(self.shrink_strength))
+        strength = (
+            fit_shrink_strength(err, cnt, prior)
+            if self.shrink_strength == "auto"
+            else float(self.shrink_strength)
+        )
         return prior.T, strength
 
     def _responsibilities(self, X: Array) -> Array:
         return softmax_map(l2_normalise(X), self.map_weights_)
-
-

@@ -79,8 +79,10 @@ def fit_shrink_strength(errors: Array, counts: Array, prior: Array) -> float:
         return 10.0
     k, n, p = errors[keep], counts[keep], np.clip(prior[keep], 0.01, 0.99)
     grid = np.geomspace(0.5, 2000.0, 60)
-    ll = [float(np.sum(betaln(k + s * p, n - k + s * (1 - p)) - betaln(s * p, s * (1 - p))))
-          for s in grid]
+    ll = [
+        float(np.sum(betaln(k + s * p, n - k + s * (1 - p)) - betaln(s * p, s * (1 - p))))
+        for s in grid
+    ]
     return float(grid[int(np.argmax(ll))])
 
 
@@ -137,8 +139,15 @@ def softmax_map(X: Array, W: Array) -> Array:
 
 
 def train_map(
-    X: Array, Y: Array, W0: Array, prior: tuple[Array, float], *, l2: float, max_iter: int,
-    rng: np.random.Generator, objective: str = "log-loss",
+    X: Array,
+    Y: Array,
+    W0: Array,
+    prior: tuple[Array, float],
+    *,
+    l2: float,
+    max_iter: int,
+    rng: np.random.Generator,
+    objective: str = "log-loss",
 ) -> Array:
     """L-BFGS on the two-half profile-then-predict loss (see LearnedMapRouter).
 
@@ -150,7 +159,7 @@ def train_map(
     if max_iter == 0 or len(X) < 4:
         return W0
     perm = rng.permutation(len(X))
-    halves = (perm[: len(X) // 2], perm[len(X) // 2:])
+    halves = (perm[: len(X) // 2], perm[len(X) // 2 :])
     Xd = X.astype(np.float64)
     seen = np.isfinite(Y)
     E = np.where(seen, 1.0 - np.nan_to_num(Y), 0.0)
@@ -179,8 +188,7 @@ def train_map(
                 Pf = np.clip(Phi[f_rows] @ psi, 1e-4, 1 - 1e-4)  # predicted error
                 yf, nf = E[f_rows], N[f_rows]  # yf = observed error
                 count = max(nf.sum(), 1.0)
-                total += float(-(nf * (yf * np.log(Pf) + (1 - yf) * np.log(1 - Pf))).sum()
-                               / count)
+                total += float(-(nf * (yf * np.log(Pf) + (1 - yf) * np.log(1 - Pf))).sum() / count)
                 G = nf * (-(yf / Pf) + (1 - yf) / (1 - Pf)) / count  # dL/dPerr
             dPhi[f_rows] += G @ psi.T
             H = Phi[f_rows].T @ G  # dL/dpsi (K, M)
@@ -192,8 +200,9 @@ def train_map(
         grad[:-1] += 2.0 * l2 * delta
         return total + reg, grad.ravel()
 
-    res = minimize(loss_grad, W0.ravel(), jac=True, method="L-BFGS-B",
-                   options={"maxiter": max_iter})
+    res = minimize(
+        loss_grad, W0.ravel(), jac=True, method="L-BFGS-B", options={"maxiter": max_iter}
+    )
     return np.asarray(res.x.reshape(shape))
 
 

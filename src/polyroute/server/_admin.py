@@ -25,8 +25,9 @@ def _model_view(gw: Gateway) -> dict[str, Any]:
     return {
         "version": snap.version,
         "models": [m.model_dump(mode="json") for m in snap.models.values()],
-        "profiles": {m: {"encoder": p.encoder, "n_prompts": p.n_prompts}
-                     for m, p in snap.profiles.items()},
+        "profiles": {
+            m: {"encoder": p.encoder, "n_prompts": p.n_prompts} for m, p in snap.profiles.items()
+        },
     }
 
 
@@ -44,20 +45,33 @@ async def handle_admin(gw: Gateway, req: Request, send: Send, log: RequestLog) -
     elif seg == ["models"] and method == "POST":
         model = parse_model(req.json_object())
         created = gw.pool.upsert_model(model)
-        await send_json(send, 201 if created else 200, {"model": model.name, "created": created,
-                                                        "version": gw.pool.version()})
+        await send_json(
+            send,
+            201 if created else 200,
+            {"model": model.name, "created": created, "version": gw.pool.version()},
+        )
     elif len(seg) == 2 and seg[0] == "models":
         await _model(gw, req, send, seg[1])
     elif len(seg) == 3 and seg[0] == "models" and seg[2] == "deployments" and method == "POST":
         dep = parse_deployment(req.json_object())
         created = gw.pool.upsert_deployment(seg[1], dep)
-        await send_json(send, 201 if created else 200,
-                        {"model": seg[1], "deployment": dep.name, "created": created,
-                         "version": gw.pool.version()})
+        await send_json(
+            send,
+            201 if created else 200,
+            {
+                "model": seg[1],
+                "deployment": dep.name,
+                "created": created,
+                "version": gw.pool.version(),
+            },
+        )
     elif len(seg) == 4 and seg[0] == "models" and seg[2] == "deployments" and method == "DELETE":
         gw.pool.remove_deployment(seg[1], seg[3])
-        await send_json(send, 200, {"model": seg[1], "deployment": seg[3], "removed": True,
-                                    "version": gw.pool.version()})
+        await send_json(
+            send,
+            200,
+            {"model": seg[1], "deployment": seg[3], "removed": True, "version": gw.pool.version()},
+        )
     elif len(seg) == 3 and seg[0] == "models" and seg[2] == "profile":
         await _profile(gw, req, send, seg[1])
     else:
@@ -70,15 +84,18 @@ async def _model(gw: Gateway, req: Request, send: Send, name: str) -> None:
     elif req.method == "PUT":
         data = req.json_object()
         if data.setdefault("name", name) != name:
-            raise bad_request(f"'name': expected {name!r} (the model in the path), "
-                              f"found {data['name']!r}")
+            raise bad_request(
+                f"'name': expected {name!r} (the model in the path), found {data['name']!r}"
+            )
         created = gw.pool.upsert_model(parse_model(data))
-        await send_json(send, 201 if created else 200,
-                        {"model": name, "created": created, "version": gw.pool.version()})
+        await send_json(
+            send,
+            201 if created else 200,
+            {"model": name, "created": created, "version": gw.pool.version()},
+        )
     elif req.method == "DELETE":
         gw.pool.remove_model(name)
-        await send_json(send, 200, {"model": name, "removed": True,
-                                    "version": gw.pool.version()})
+        await send_json(send, 200, {"model": name, "removed": True, "version": gw.pool.version()})
     else:
         raise not_found(f"no admin route {req.method} {req.path}")
 
@@ -92,8 +109,7 @@ async def _profile(gw: Gateway, req: Request, send: Send, model: str) -> None:
     """
     if req.method == "DELETE":
         gw.pool.detach_profile(model)
-        await send_json(send, 200, {"model": model, "profile": None,
-                                    "version": gw.pool.version()})
+        await send_json(send, 200, {"model": model, "profile": None, "version": gw.pool.version()})
         return
     if req.method != "POST":
         raise not_found(f"no admin route {req.method} {req.path}")
@@ -108,7 +124,8 @@ async def _profile(gw: Gateway, req: Request, send: Send, model: str) -> None:
             raise bad_request("no learned routing profile to attach a profile to")
         encoder = gw.engine.encoder_for(profile)
         X = await asyncio.get_running_loop().run_in_executor(  # keep serving meanwhile
-            gw.embed_executor, encoder.encode, prompts)
+            gw.embed_executor, encoder.encode, prompts
+        )
         enc_name = gw.engine.encoder_name_for(profile)
     elif "embeddings" in data:
         X = np.asarray(data["embeddings"], dtype=np.float32)
@@ -118,11 +135,20 @@ async def _profile(gw: Gateway, req: Request, send: Send, model: str) -> None:
     else:
         raise bad_request("expected 'prompts' or 'embeddings' with 'scores'")
     if scores.ndim != 1 or scores.shape[0] != X.shape[0]:
-        raise DataError(f"'scores': expected {X.shape[0]} numbers (one per prompt), "
-                        f"found shape {scores.shape}")
+        raise DataError(
+            f"'scores': expected {X.shape[0]} numbers (one per prompt), found shape {scores.shape}"
+        )
     gw.pool.attach_profile(model, enc_name, X, scores)
-    await send_json(send, 201, {"model": model, "n_prompts": int(X.shape[0]),
-                                "encoder": enc_name, "version": gw.pool.version()})
+    await send_json(
+        send,
+        201,
+        {
+            "model": model,
+            "n_prompts": int(X.shape[0]),
+            "encoder": enc_name,
+            "version": gw.pool.version(),
+        },
+    )
 
 
 def _template(seg: list[str]) -> list[str]:

@@ -111,12 +111,17 @@ def default_pool_path() -> Path:
 class GatewayApp:
     """ASGI application; build it with :func:`create_app`."""
 
-    def __init__(self, settings: GatewaySettings, *,
-                 secret_lookup: Callable[[str | None], SecretStr | None],
-                 store: StateStore | None = None, pool_path: str | Path | None = None,
-                 encoders: Mapping[str, Any] | None = None,
-                 routers: Mapping[str, BaseRouter] | None = None,
-                 config_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        secret_lookup: Callable[[str | None], SecretStr | None],
+        store: StateStore | None = None,
+        pool_path: str | Path | None = None,
+        encoders: Mapping[str, Any] | None = None,
+        routers: Mapping[str, BaseRouter] | None = None,
+        config_dir: Path | None = None,
+    ) -> None:
         self.settings = settings
         self._secret_lookup = secret_lookup
         self._store = store
@@ -135,25 +140,37 @@ class GatewayApp:
             return self.gateway
         s = self.settings
         store = self._store or _make_store(s)
-        path = (":memory:" if s.server.ephemeral_pool else
-                self._pool_path or s.server.pool_path or default_pool_path())
+        path = (
+            ":memory:"
+            if s.server.ephemeral_pool
+            else self._pool_path or s.server.pool_path or default_pool_path()
+        )
         pool = ModelPool(path, store=store)
         if pool.seed(s.models):
             logger.info("pool seeded from config with %d models (%s)", len(s.models), path)
         metrics = GatewayMetrics()
-        upstream = make_upstream(s.server.upstream_client,
-                                 connect_timeout_s=s.retry.connect_timeout_s)
-        engine = RoutingEngine(s, pool, store=store, upstream=upstream,
-                               secret_lookup=self._secret_lookup, encoders=self._encoders,
-                               routers=self._routers, observer=metrics,
-                               config_dir=self._config_dir,
-                               # replicas sharing circuits must agree on the clock
-                               clock=time.time if s.server.state_url else time.monotonic)
+        upstream = make_upstream(
+            s.server.upstream_client, connect_timeout_s=s.retry.connect_timeout_s
+        )
+        engine = RoutingEngine(
+            s,
+            pool,
+            store=store,
+            upstream=upstream,
+            secret_lookup=self._secret_lookup,
+            encoders=self._encoders,
+            routers=self._routers,
+            observer=metrics,
+            config_dir=self._config_dir,
+            # replicas sharing circuits must agree on the clock
+            clock=time.time if s.server.state_url else time.monotonic,
+        )
         engine.start()
         auth = Authenticator(s.security, self._secret_lookup, store)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polyroute-embed")
-        self.gateway = Gateway(s, engine, pool, store, auth, metrics, upstream, int(time.time()),
-                               executor)
+        self.gateway = Gateway(
+            s, engine, pool, store, auth, metrics, upstream, int(time.time()), executor
+        )
         return self.gateway
 
     async def shutdown(self) -> None:
@@ -190,8 +207,7 @@ class GatewayApp:
         req = Request(scope)
         log = RequestLog("unmatched")
         given = req.headers.get("x-request-id")
-        rid = (ascii_header(given, 128).decode() if given
-               else f"{self._id_prefix}-{next(self._ids)}")
+        rid = ascii_header(given, 128).decode() if given else f"{self._id_prefix}-{next(self._ids)}"
         started = time.perf_counter()
         gw.metrics.inflight.inc()
 
@@ -202,13 +218,12 @@ class GatewayApp:
             if message["type"] == "http.response.start":
                 started_response = True
                 log.status = message["status"]
-                message["headers"] = [*message.get("headers", ()),
-                                      (b"x-request-id", rid.encode())]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
             await send(message)
 
         try:
             await self._dispatch(gw, req, receive, send_with_id, log)
-        except Exception as exc:  # noqa: BLE001 - the edge: every failure becomes an error answer
+        except Exception as exc:
             err = to_http_error(exc)
             if started_response:  # too late for a status: end the body (the log has the cause)
                 log.stream_error = err.code
@@ -227,8 +242,9 @@ class GatewayApp:
             if self.settings.server.access_log:
                 _access(req, log, rid, elapsed)
 
-    async def _dispatch(self, gw: Gateway, req: Request, receive: Receive, send: Send,
-                        log: RequestLog) -> None:
+    async def _dispatch(
+        self, gw: Gateway, req: Request, receive: Receive, send: Send, log: RequestLog
+    ) -> None:
         seg = req.segments
         if req.method == "GET" and seg in (["healthz"], ["readyz"], ["metrics"]):
             log.route = req.path
@@ -237,8 +253,11 @@ class GatewayApp:
             return
         if req.method == "GET" and seg == ["readyz"]:
             ok, detail = gw.engine.ready()
-            await send_json(send, 200 if ok else 503,
-                            {"status": "ready" if ok else "not_ready", "detail": detail})
+            await send_json(
+                send,
+                200 if ok else 503,
+                {"status": "ready" if ok else "not_ready", "detail": detail},
+            )
             return
         authz = req.headers.get("authorization")
         if seg[:1] == ["admin"]:
@@ -265,9 +284,17 @@ class GatewayApp:
 def _access(req: Request, log: RequestLog, rid: str, elapsed: float) -> None:
     if not access_logger.isEnabledFor(logging.INFO):
         return
-    record = {"request_id": rid, "method": req.method, "path": req.path, "status": log.status,
-              "duration_ms": round(elapsed * 1000, 3), "client": log.client,
-              "profile": log.profile, "model": log.model, "deployment": log.deployment}
+    record = {
+        "request_id": rid,
+        "method": req.method,
+        "path": req.path,
+        "status": log.status,
+        "duration_ms": round(elapsed * 1000, 3),
+        "client": log.client,
+        "profile": log.profile,
+        "model": log.model,
+        "deployment": log.deployment,
+    }
     if log.stream_error:
         record["stream_error"] = log.stream_error
     access_logger.info(json.dumps(record, separators=(",", ":")))
@@ -310,9 +337,15 @@ def create_app(
     >>> app = create_app(load_gateway_settings())         # doctest: +SKIP
     >>> uvicorn.run(app, host="127.0.0.1", port=8000)      # doctest: +SKIP
     """
-    return GatewayApp(settings, secret_lookup=env_secret_lookup(environ), store=store,
-                      pool_path=pool_path, encoders=encoders, routers=routers,
-                      config_dir=Path(config_dir) if config_dir is not None else None)
+    return GatewayApp(
+        settings,
+        secret_lookup=env_secret_lookup(environ),
+        store=store,
+        pool_path=pool_path,
+        encoders=encoders,
+        routers=routers,
+        config_dir=Path(config_dir) if config_dir is not None else None,
+    )
 
 
 __all__ = ["Gateway", "GatewayApp", "HTTPError", "create_app"]

@@ -41,9 +41,12 @@ class Authenticator:
         Holds the token buckets.
     """
 
-    def __init__(self, security: SecuritySettings,
-                 secret_lookup: Callable[[str | None], SecretStr | None],
-                 store: StateStore) -> None:
+    def __init__(
+        self,
+        security: SecuritySettings,
+        secret_lookup: Callable[[str | None], SecretStr | None],
+        store: StateStore,
+    ) -> None:
         self.security = security
         self.store = store
         self._clients: dict[str, Principal] = {}
@@ -56,8 +59,9 @@ class Authenticator:
                 self._clients[digest] = Principal(ck.name, False, ck.rate_limit_rps)
         env_key = secret_lookup(security.client_keys_env)
         if env_key is not None:
-            self._clients.setdefault(hash_key(env_key.get_secret_value()),
-                                     Principal("env", False, None))
+            self._clients.setdefault(
+                hash_key(env_key.get_secret_value()), Principal("env", False, None)
+            )
         admin = secret_lookup(security.admin_key_env)
         self._admin = hash_key(admin.get_secret_value()) if admin is not None else None
 
@@ -114,8 +118,12 @@ class Authenticator:
         if rate is None or who.is_admin:
             return
         allowed, retry_after = self.store.take(
-            "ratelimit:" + who.name, rate_per_s=rate, burst=float(self.security.rate_limit_burst))
+            "ratelimit:" + who.name, rate_per_s=rate, burst=float(self.security.rate_limit_burst)
+        )
         if not allowed:
-            raise rate_limited(retry_after, f"rate limit of key {who.name!r} exceeded "
-                                            f"({rate:g} requests/s, burst "
-                                            f"{self.security.rate_limit_burst})")
+            raise rate_limited(
+                retry_after,
+                f"rate limit of key {who.name!r} exceeded "
+                f"({rate:g} requests/s, burst "
+                f"{self.security.rate_limit_burst})",
+            )

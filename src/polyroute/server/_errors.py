@@ -65,8 +65,9 @@ def bad_request(message: str, code: str = "invalid_request") -> HTTPError:
 
 
 def unauthorized(message: str) -> HTTPError:
-    return HTTPError(401, message, "authentication_error", "invalid_api_key",
-                     [(b"www-authenticate", b"Bearer")])
+    return HTTPError(
+        401, message, "authentication_error", "invalid_api_key", [(b"www-authenticate", b"Bearer")]
+    )
 
 
 def forbidden(message: str) -> HTTPError:
@@ -78,14 +79,23 @@ def not_found(message: str, code: str = "not_found") -> HTTPError:
 
 
 def too_large(limit: int) -> HTTPError:
-    return HTTPError(413, f"request body too large: expected at most {limit} bytes",
-                     "invalid_request_error", "request_too_large")
+    return HTTPError(
+        413,
+        f"request body too large: expected at most {limit} bytes",
+        "invalid_request_error",
+        "request_too_large",
+    )
 
 
 def rate_limited(retry_after_s: float, message: str) -> HTTPError:
     seconds = max(1, math.ceil(retry_after_s)) if math.isfinite(retry_after_s) else 60
-    return HTTPError(429, message, "rate_limit_error", "rate_limit_exceeded",
-                     [(b"retry-after", str(seconds).encode())])
+    return HTTPError(
+        429,
+        message,
+        "rate_limit_error",
+        "rate_limit_exceeded",
+        [(b"retry-after", str(seconds).encode())],
+    )
 
 
 def to_http_error(exc: BaseException) -> HTTPError:
@@ -105,8 +115,9 @@ def to_http_error(exc: BaseException) -> HTTPError:
     if isinstance(exc, ConfigError | PolyrouteError):
         return bad_request(str(exc))
     logger.exception("unexpected error while serving a request")
-    return HTTPError(500, "internal error (see the gateway log)", "internal_error",
-                     "internal_error")
+    return HTTPError(
+        500, "internal error (see the gateway log)", "internal_error", "internal_error"
+    )
 
 
 def _upstream(exc: UpstreamError) -> HTTPError:
@@ -127,8 +138,7 @@ def _all_failed(exc: AllAttemptsFailedError) -> HTTPError:
     attempts = exc.attempts
     if attempts and all(isinstance(a, RateLimited) for a in attempts):
         waits = [a.retry_after_s for a in attempts if a.retry_after_s is not None]
-        return rate_limited(min(waits) if waits else 1.0,
-                            f"every upstream is rate-limited: {exc}")
+        return rate_limited(min(waits) if waits else 1.0, f"every upstream is rate-limited: {exc}")
     if attempts and all(isinstance(a, CircuitOpenError) for a in attempts):
         return HTTPError(503, str(exc), "service_unavailable", "circuit_open")
     if attempts and all(isinstance(a, UpstreamTimeout | CircuitOpenError) for a in attempts):
@@ -137,8 +147,9 @@ def _all_failed(exc: AllAttemptsFailedError) -> HTTPError:
 
 
 def error_body(err: HTTPError) -> bytes:
-    return json.dumps({"error": {"message": err.message, "type": err.type, "code": err.code}},
-                      ensure_ascii=False).encode()
+    return json.dumps(
+        {"error": {"message": err.message, "type": err.type, "code": err.code}}, ensure_ascii=False
+    ).encode()
 
 
 def sse_error_event(err: HTTPError) -> bytes:

@@ -19,8 +19,11 @@ if TYPE_CHECKING:
 COST_WEIGHT_HEADER = "x-polyroute-cost-weight"
 TAG_HEADER = "x-polyroute-tag"
 SESSION_HEADER = "x-polyroute-session"
-_SSE_HEADERS: Headers = [(b"content-type", b"text/event-stream"),
-                         (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+_SSE_HEADERS: Headers = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
 
 
 def parse_chat_body(req: Request) -> dict[str, Any]:
@@ -31,8 +34,10 @@ def parse_chat_body(req: Request) -> dict[str, Any]:
         raise bad_request(f"'model': expected a non-empty string, found {model!r}")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise bad_request("'messages': expected a non-empty list of messages, found "
-                          f"{type(messages).__name__ if messages is not None else 'nothing'}")
+        raise bad_request(
+            "'messages': expected a non-empty list of messages, found "
+            f"{type(messages).__name__ if messages is not None else 'nothing'}"
+        )
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise bad_request(f"'messages[{i}]': expected an object with a 'role' string")
@@ -50,8 +55,11 @@ def routing_text(messages: list[dict[str, Any]]) -> str:
         if isinstance(content, str):
             return content
         if isinstance(content, list):
-            return "\n".join(str(p.get("text", "")) for p in content
-                             if isinstance(p, dict) and p.get("type") == "text")
+            return "\n".join(
+                str(p.get("text", ""))
+                for p in content
+                if isinstance(p, dict) and p.get("type") == "text"
+            )
     return ""
 
 
@@ -66,8 +74,9 @@ def _cost_weight(body: dict[str, Any], req: Request) -> float | None:
         try:
             value = float(req.headers[COST_WEIGHT_HEADER])
         except ValueError:
-            raise bad_request(f"{where}: expected a number, found "
-                              f"{req.headers[COST_WEIGHT_HEADER]!r}") from None
+            raise bad_request(
+                f"{where}: expected a number, found {req.headers[COST_WEIGHT_HEADER]!r}"
+            ) from None
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -91,15 +100,22 @@ def _metadata(body: dict[str, Any], req: Request) -> dict[str, str]:
 
 def route_request(body: dict[str, Any], req: Request) -> RouteRequest:
     user = body.get("user") if isinstance(body.get("user"), str) else None
-    return RouteRequest(model=body["model"], text=routing_text(body["messages"]),
-                        cost_weight=_cost_weight(body, req), metadata=_metadata(body, req),
-                        affinity_key=req.headers.get(SESSION_HEADER) or user)
+    return RouteRequest(
+        model=body["model"],
+        text=routing_text(body["messages"]),
+        cost_weight=_cost_weight(body, req),
+        metadata=_metadata(body, req),
+        affinity_key=req.headers.get(SESSION_HEADER) or user,
+    )
 
 
-def decision_headers(decision: RouteDecision, deployment: str | None = None,
-                     model: str | None = None) -> Headers:
-    headers = [(b"x-polyroute-model", ascii_header(model or decision.model)),
-               (b"x-polyroute-reason", ascii_header(decision.reason))]
+def decision_headers(
+    decision: RouteDecision, deployment: str | None = None, model: str | None = None
+) -> Headers:
+    headers = [
+        (b"x-polyroute-model", ascii_header(model or decision.model)),
+        (b"x-polyroute-reason", ascii_header(decision.reason)),
+    ]
     if deployment is not None:
         headers.append((b"x-polyroute-deployment", ascii_header(deployment)))
     if decision.profile is not None:
@@ -113,21 +129,28 @@ async def _embed(gw: Gateway, request: RouteRequest) -> Any:
     """Embed in the worker thread; shed load (503) when too many prompts already wait."""
     limit = gw.settings.server.max_pending_embeddings
     if gw.pending_embeddings >= limit:
-        raise HTTPError(503, f"the prompt encoder is saturated ({limit} prompts waiting); "
-                        "retry shortly or use a concrete model", "service_unavailable",
-                        "encoder_saturated", [(b"retry-after", b"1")])
+        raise HTTPError(
+            503,
+            f"the prompt encoder is saturated ({limit} prompts waiting); "
+            "retry shortly or use a concrete model",
+            "service_unavailable",
+            "encoder_saturated",
+            [(b"retry-after", b"1")],
+        )
     gw.pending_embeddings += 1
     started = time.perf_counter()
     try:
         return await asyncio.get_running_loop().run_in_executor(
-            gw.embed_executor, gw.engine.embed, request)
+            gw.embed_executor, gw.engine.embed, request
+        )
     finally:
         gw.pending_embeddings -= 1
         gw.metrics.embedding.observe(time.perf_counter() - started)
 
 
-async def _decide(gw: Gateway, req: Request, log: RequestLog
-                  ) -> tuple[dict[str, Any], RouteDecision]:
+async def _decide(
+    gw: Gateway, req: Request, log: RequestLog
+) -> tuple[dict[str, Any], RouteDecision]:
     body = parse_chat_body(req)
     request = route_request(body, req)
     embedding = None
@@ -142,8 +165,9 @@ async def _decide(gw: Gateway, req: Request, log: RequestLog
 
 async def chat_completions(gw: Gateway, req: Request, send: Send, log: RequestLog) -> None:
     body, decision = await _decide(gw, req, log)
-    key = req.headers.get(SESSION_HEADER) or (body.get("user") if isinstance(
-        body.get("user"), str) else None)
+    key = req.headers.get(SESSION_HEADER) or (
+        body.get("user") if isinstance(body.get("user"), str) else None
+    )
     if body.get("stream"):
         await _stream(gw, decision, body, key, req, send, log)
         return
@@ -151,13 +175,25 @@ async def chat_completions(gw: Gateway, req: Request, send: Send, log: RequestLo
     log.model, log.deployment = done.model, done.deployment
     gw.record_cost(done.model, done.response.body)
     headers = decision_headers(decision, done.deployment, done.model)
-    await send_bytes(send, done.response.status, done.response.body,
-                     done.response.content_type.encode("latin-1"), headers)
+    await send_bytes(
+        send,
+        done.response.status,
+        done.response.body,
+        done.response.content_type.encode("latin-1"),
+        headers,
+    )
     log.status = done.response.status
 
 
-async def _stream(gw: Gateway, decision: RouteDecision, body: dict[str, Any], key: str | None,
-                  req: Request, send: Send, log: RequestLog) -> None:
+async def _stream(
+    gw: Gateway,
+    decision: RouteDecision,
+    body: dict[str, Any],
+    key: str | None,
+    req: Request,
+    send: Send,
+    log: RequestLog,
+) -> None:
     handle = await gw.engine.stream(decision, body, key=key)
     pump = asyncio.ensure_future(_pump(gw, handle, decision, send, log))
     gone = asyncio.ensure_future(req.wait_disconnect())
@@ -176,8 +212,9 @@ async def _stream(gw: Gateway, decision: RouteDecision, body: dict[str, Any], ke
     gw.record_cost(handle.model, None)
 
 
-async def _pump(gw: Gateway, handle: Any, decision: RouteDecision, send: Send,
-                log: RequestLog) -> None:
+async def _pump(
+    gw: Gateway, handle: Any, decision: RouteDecision, send: Send, log: RequestLog
+) -> None:
     """Relay the upstream SSE chunks to the client; a mid-stream failure ends in an error event."""
     log.model, log.deployment = handle.model, handle.deployment
     gw.metrics.ttft.labels(handle.model).observe(handle.ttft_s)
@@ -191,41 +228,58 @@ async def _pump(gw: Gateway, handle: Any, decision: RouteDecision, send: Send,
         err = to_http_error(exc)
         log.stream_error = err.code
         gw.metrics.stream_errors.labels(handle.model).inc()
-        await send({"type": "http.response.body", "body": sse_error_event(err),
-                    "more_body": True})
+        await send({"type": "http.response.body", "body": sse_error_event(err), "more_body": True})
     await send({"type": "http.response.body", "body": b""})
 
 
 async def route_only(gw: Gateway, req: Request, send: Send, log: RequestLog) -> None:
     _, decision = await _decide(gw, req, log)
-    await send_json(send, 200, {"object": "polyroute.route", **decision.to_dict()},
-                    decision_headers(decision))
+    await send_json(
+        send, 200, {"object": "polyroute.route", **decision.to_dict()}, decision_headers(decision)
+    )
 
 
 async def list_models(gw: Gateway, req: Request, send: Send, log: RequestLog) -> None:
     view = gw.engine.view()
     data: list[dict[str, Any]] = []
     for p in gw.settings.profiles:
-        data.append({"id": p.name, "object": "model", "created": gw.started_at,
-                     "owned_by": "polyroute",
-                     "polyroute": {"kind": "profile", "strategy": p.strategy,
-                                   "description": p.description,
-                                   "cost_weight": p.cost_weight,
-                                   "cost_weight_range": list(p.cost_weight_range),
-                                   "onboarded": view.onboarded.get(p.name, [])}})
+        data.append(
+            {
+                "id": p.name,
+                "object": "model",
+                "created": gw.started_at,
+                "owned_by": "polyroute",
+                "polyroute": {
+                    "kind": "profile",
+                    "strategy": p.strategy,
+                    "description": p.description,
+                    "cost_weight": p.cost_weight,
+                    "cost_weight_range": list(p.cost_weight_range),
+                    "onboarded": view.onboarded.get(p.name, []),
+                },
+            }
+        )
     for name, route in view.routes.items():
         m = route.settings
-        data.append({"id": name, "object": "model", "created": gw.started_at,
-                     "owned_by": "polyroute",
-                     "polyroute": {"kind": "model", "deployments": len(route.deployments),
-                                   "cost_per_query_usd": m.routing_cost_usd(),
-                                   "input_cost_per_mtok": m.input_cost_per_mtok,
-                                   "output_cost_per_mtok": m.output_cost_per_mtok}})
+        data.append(
+            {
+                "id": name,
+                "object": "model",
+                "created": gw.started_at,
+                "owned_by": "polyroute",
+                "polyroute": {
+                    "kind": "model",
+                    "deployments": len(route.deployments),
+                    "cost_per_query_usd": m.routing_cost_usd(),
+                    "input_cost_per_mtok": m.input_cost_per_mtok,
+                    "output_cost_per_mtok": m.output_cost_per_mtok,
+                },
+            }
+        )
     await send_json(send, 200, {"object": "list", "data": data})
 
 
-def usage_cost(body: bytes | None, input_per_mtok: float, output_per_mtok: float
-               ) -> float | None:
+def usage_cost(body: bytes | None, input_per_mtok: float, output_per_mtok: float) -> float | None:
     """USD from the ``usage`` of an OpenAI answer, or ``None`` when it has none."""
     if not body:
         return None

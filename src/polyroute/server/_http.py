@@ -26,8 +26,9 @@ class Request:
         raw = raw.split(b"?", 1)[0]
         self.segments = [unquote(s.decode("latin-1")) for s in raw.split(b"/") if s]
         self.query: bytes = scope.get("query_string", b"")
-        self.headers: dict[str, str] = {k.decode("latin-1"): v.decode("latin-1")
-                                        for k, v in scope["headers"]}
+        self.headers: dict[str, str] = {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
+        }
         self.body = b""
         self._receive: Receive | None = None
 
@@ -69,8 +70,9 @@ class Request:
         except UnicodeDecodeError:
             raise bad_request("request body is not UTF-8 JSON") from None
         except json.JSONDecodeError as exc:
-            raise bad_request(f"malformed JSON body: {exc.msg} at line {exc.lineno} "
-                              f"column {exc.colno}") from None
+            raise bad_request(
+                f"malformed JSON body: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
 
     def json_object(self) -> dict[str, Any]:
         data = self.json()
@@ -85,11 +87,20 @@ def ascii_header(value: str, limit: int = 512) -> bytes:
     return clean.encode("ascii", "replace")
 
 
-async def send_bytes(send: Send, status: int, body: bytes, content_type: bytes,
-                     headers: Headers | None = None) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type),
-                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
+async def send_bytes(
+    send: Send, status: int, body: bytes, content_type: bytes, headers: Headers | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -99,5 +110,6 @@ async def send_json(send: Send, status: int, payload: Any, headers: Headers | No
 
 
 async def send_error(send: Send, err: HTTPError, headers: Headers | None = None) -> None:
-    await send_bytes(send, err.status, error_body(err), b"application/json",
-                     [*err.headers, *(headers or [])])
+    await send_bytes(
+        send, err.status, error_body(err), b"application/json", [*err.headers, *(headers or [])]
+    )

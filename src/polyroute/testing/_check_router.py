@@ -25,11 +25,15 @@ def _inputs(router: BaseRouter, ds: RoutingDataset) -> Array:
     return np.asarray(ds.metadata["embeddings"])
 
 
-def _fit(router: BaseRouter, ds: RoutingDataset, Y: Array | None = None,
-         names: list[str] | None = None) -> BaseRouter:
-    return router.fit(_inputs(router, ds), ds.scores if Y is None else Y,
-                      model_names=list(ds.model_names) if names is None else names,
-                      tasks=list(ds.tasks))
+def _fit(
+    router: BaseRouter, ds: RoutingDataset, Y: Array | None = None, names: list[str] | None = None
+) -> BaseRouter:
+    return router.fit(
+        _inputs(router, ds),
+        ds.scores if Y is None else Y,
+        model_names=list(ds.model_names) if names is None else names,
+        tasks=list(ds.tasks),
+    )
 
 
 def _scores(router: BaseRouter, ds: RoutingDataset, Y_true: Array | None = None) -> Array:
@@ -110,31 +114,40 @@ def _check_shapes(router: BaseRouter, ds: RoutingDataset, name: str) -> Array:
         X = _inputs(router, ds)
         choice = router.route(X, ds.model_costs(), cost_weight=0.1)
         assert choice.shape == (n,) and choice.min() >= 0 and choice.max() < m, (
-            f"{name}: route() must return ({n},) model indices")
+            f"{name}: route() must return ({n},) model indices"
+        )
         only = router.route(X, ds.model_costs(), candidates=[ds.model_names[-1]])
         assert (only == m - 1).all(), f"{name}: route() ignored the candidate restriction"
     return scores
 
 
-def _check_deterministic(router: BaseRouter, ds: RoutingDataset, scores: Array,
-                         name: str) -> None:
+def _check_deterministic(router: BaseRouter, ds: RoutingDataset, scores: Array, name: str) -> None:
     if router.nondeterministic and "random_state" not in router.get_params():
         return
     again = np.asarray(_scores(_fit(clone(router), ds), ds))
-    np.testing.assert_allclose(again, scores, rtol=1e-6, atol=1e-7,
-                               err_msg=f"{name}: two fits with the same random_state differ")
+    np.testing.assert_allclose(
+        again,
+        scores,
+        rtol=1e-6,
+        atol=1e-7,
+        err_msg=f"{name}: two fits with the same random_state differ",
+    )
 
 
-def _check_permutation(router: BaseRouter, ds: RoutingDataset, scores: Array,
-                       name: str) -> None:
+def _check_permutation(router: BaseRouter, ds: RoutingDataset, scores: Array, name: str) -> None:
     if router.nondeterministic and "random_state" not in router.get_params():
         return
     perm = np.array([2, 0, 1]) if ds.n_models == 3 else np.roll(np.arange(ds.n_models), 1)
     names = [ds.model_names[i] for i in perm]
     permuted = _fit(clone(router), ds, ds.scores[:, perm], names)
     got = np.asarray(_scores(permuted, ds, ds.scores[:, perm]))
-    np.testing.assert_allclose(got, scores[:, perm], rtol=1e-5, atol=1e-6,
-                               err_msg=f"{name}: permuting model columns must permute scores")
+    np.testing.assert_allclose(
+        got,
+        scores[:, perm],
+        rtol=1e-5,
+        atol=1e-6,
+        err_msg=f"{name}: permuting model columns must permute scores",
+    )
 
 
 def _check_save_load(router: BaseRouter, ds: RoutingDataset, scores: Array, name: str) -> None:
@@ -144,6 +157,12 @@ def _check_save_load(router: BaseRouter, ds: RoutingDataset, scores: Array, name
     assert type(loaded) is type(router), f"{name}: load() returned {type(loaded).__name__}"
     as_json = json.loads(json.dumps(router.get_params(), default=str))  # tuples become lists
     assert json.loads(json.dumps(loaded.get_params(), default=str)) == as_json, (
-        f"{name}: params changed after save/load")
-    np.testing.assert_allclose(np.asarray(_scores(loaded, ds)), scores, rtol=1e-6, atol=1e-7,
-                               err_msg=f"{name}: predictions changed after save/load")
+        f"{name}: params changed after save/load"
+    )
+    np.testing.assert_allclose(
+        np.asarray(_scores(loaded, ds)),
+        scores,
+        rtol=1e-6,
+        atol=1e-7,
+        err_msg=f"{name}: predictions changed after save/load",
+    )

@@ -44,8 +44,10 @@ def make_routing_dataset(
     ((20, 2), (20, 16))
     """
     if n_prompts < 2 or n_models < 1 or not 1 <= n_tasks <= len(_TOPICS) or n_dims < 1:
-        raise DataError(f"expected n_prompts >= 2, n_models >= 1, 1 <= n_tasks <= {len(_TOPICS)}, "
-                        f"n_dims >= 1; found {n_prompts}, {n_models}, {n_tasks}, {n_dims}")
+        raise DataError(
+            f"expected n_prompts >= 2, n_models >= 1, 1 <= n_tasks <= {len(_TOPICS)}, "
+            f"n_dims >= 1; found {n_prompts}, {n_models}, {n_tasks}, {n_dims}"
+        )
     rng = np.random.default_rng(seed)
     task_idx = np.arange(n_prompts) % n_tasks
     rng.shuffle(task_idx)
@@ -53,8 +55,10 @@ def make_routing_dataset(
     centres = rng.normal(size=(n_tasks, n_dims))
     X = centres[task_idx] + 0.3 * rng.normal(size=(n_prompts, n_dims))
     scores = (rng.random((n_prompts, n_models)) < skill[task_idx]).astype(np.float64)
-    words = [f"{_TOPICS[t]} question {i} about {_TOPICS[t]} topic {rng.integers(1000)}"
-             for i, t in enumerate(task_idx)]
+    words = [
+        f"{_TOPICS[t]} question {i} about {_TOPICS[t]} topic {rng.integers(1000)}"
+        for i, t in enumerate(task_idx)
+    ]
     n_train = max(1, int(0.7 * n_prompts))
     perm = rng.permutation(n_prompts)
     return RoutingDataset(
@@ -66,6 +70,9 @@ def make_routing_dataset(
         scores=scores,
         costs=2.0 ** np.arange(n_models),
         splits={"train": np.sort(perm[:n_train]), "test": np.sort(perm[n_train:])},
-        metadata={"embeddings": X.astype(np.float32), "skill": skill,
-                  "skill_tasks": _TOPICS[:n_tasks]},
+        metadata={
+            "embeddings": X.astype(np.float32),
+            "skill": skill,
+            "skill_tasks": _TOPICS[:n_tasks],
+        },
     )

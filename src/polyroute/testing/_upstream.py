@@ -125,11 +125,14 @@ def replay_responder(
     ds = load_dataset(dataset, data_dir=data_dir)
     loader = ds.metadata.get("responses")
     if not callable(loader):
-        raise ConfigError(f"dataset {dataset!r} has no recorded responses; expected "
-                          "metadata['responses'] (e.g. 'routerbench')")
+        raise ConfigError(
+            f"dataset {dataset!r} has no recorded responses; expected "
+            "metadata['responses'] (e.g. 'routerbench')"
+        )
     answers = {(str(pid), str(model)): text for (pid, model), text in loader().items()}
-    by_text = {str(text).strip(): str(pid) for pid, text in zip(ds.prompt_ids, ds.prompts,
-                                                                strict=True)}
+    by_text = {
+        str(text).strip(): str(pid) for pid, text in zip(ds.prompt_ids, ds.prompts, strict=True)
+    }
 
     def respond(request: dict[str, Any]) -> str:
         text = echo_responder(request).removeprefix("echo: ").strip()
@@ -183,12 +186,22 @@ class ServerThread:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._bind_port))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="critical", access_log=False,
-                                lifespan=self.lifespan, interface="asgi3",
-                                timeout_graceful_shutdown=1, timeout_keep_alive=30)
+        config = uvicorn.Config(
+            self.app,
+            log_level="critical",
+            access_log=False,
+            lifespan=self.lifespan,
+            interface="asgi3",
+            timeout_graceful_shutdown=1,
+            timeout_keep_alive=30,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        daemon=True, name=f"ServerThread:{self.port}")
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            daemon=True,
+            name=f"ServerThread:{self.port}",
+        )
         self._thread.start()
         deadline = time.monotonic() + 30.0
         while not self._server.started:
@@ -330,8 +343,10 @@ class FakeUpstream:
             return
         path, method = scope["path"], scope["method"]
         if method == "GET" and path.rstrip("/") == "/v1/models":
-            data = [{"id": m, "object": "model", "created": self._created, "owned_by": "fake"}
-                    for m in self.model_names]
+            data = [
+                {"id": m, "object": "model", "created": self._created, "owned_by": "fake"}
+                for m in self.model_names
+            ]
             await _send_json(send, 200, {"object": "list", "data": data})
             return
         if method != "POST" or path.rstrip("/") != "/v1/chat/completions":
@@ -373,8 +388,13 @@ class FakeUpstream:
         if plan.drop:  # headers, then the connection closes before any body byte
             self.stats["drop"] += 1
             ctype = b"text/event-stream" if stream else b"application/json"
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", ctype), (b"content-length", b"4096")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", ctype), (b"content-length", b"4096")],
+                }
+            )
             raise ConnectionAbortedError("FakeUpstream: injected dropped connection")
         if stream:
             await self._stream(receive, send, request, model, content, plan.stall)
@@ -391,12 +411,24 @@ class FakeUpstream:
         await _send_json(send, status, _error_body(f"injected {status}", kind), headers)
 
     async def _stream(
-        self, receive: Any, send: Any, request: dict[str, Any], model: str, content: str,
+        self,
+        receive: Any,
+        send: Any,
+        request: dict[str, Any],
+        model: str,
+        content: str,
         stall: bool,
     ) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream"),
-                                (b"cache-control", b"no-cache")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"no-cache"),
+                ],
+            }
+        )
         cid = f"chatcmpl-fake{self.stats['requests']}"
         pieces = _split(content)
         for i, piece in enumerate(pieces):
@@ -416,7 +448,6 @@ class FakeUpstream:
             await _send_event(send, usage)
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
         self.stats["ok"] += 1
-
 
     async def _stall(self, receive: Any) -> None:
         """Hang ``slow_s`` mid-stream; count ``"caller_hung_up"`` if the caller closes first."""
@@ -440,11 +471,15 @@ def _split(content: str, n_pieces: int = 4) -> list[str]:
 
 
 def _usage(request: dict[str, Any], content: str) -> dict[str, int]:
-    prompt = sum(len(str(m.get("content", "")).split()) for m in request["messages"]
-                 if isinstance(m, dict))
+    prompt = sum(
+        len(str(m.get("content", "")).split()) for m in request["messages"] if isinstance(m, dict)
+    )
     completion = len(content.split())
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def _completion(request: dict[str, Any], model: str, content: str) -> dict[str, Any]:
@@ -453,16 +488,26 @@ def _completion(request: dict[str, Any], model: str, content: str) -> dict[str, 
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "finish_reason": "stop", "logprobs": None}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
         "usage": _usage(request, content),
     }
 
 
 def _chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-    return {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+    return {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }
 
 
 def _error_body(message: str, code: str) -> dict[str, Any]:
@@ -478,7 +523,15 @@ async def _send_json(
     send: Any, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     body = json.dumps(payload, separators=(",", ":")).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
