@@ -27,7 +27,6 @@ from __future__ import annotations
 import ast
 import functools
 from collections.abc import Sequence
-from os.path import commonpath
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -128,7 +127,7 @@ def strip_shared_prefix(prompts: list[str], tasks: list[str]) -> tuple[list[str]
     out, prefixes = list(prompts), {}
     for task in dict.fromkeys(tasks):
         rows = [i for i, t in enumerate(tasks) if t == task]
-        common = commonpath([prompts[i] for i in rows])
+        common = _common_prefix([prompts[i] for i in rows])
         cut = common.rfind("\n\n") + 2 if "\n\n" in common else 0
         if cut and all(len(prompts[i]) > cut for i in rows):
             prefixes[task] = common[:cut]
@@ -243,3 +242,10 @@ def load_routerbench_responses(
                 if isinstance(text, str) and (scored or (sid, model) not in out):
                     out[(sid, model)] = parse_messages(text, where=f"{path}: {sid!r} {model!r}")
     return out
+
+
+def _common_prefix(texts: Sequence[str]) -> str:
+    """The longest string every text starts with (character-wise, unlike ``os.path.commonpath``)."""
+    first, last = min(texts), max(texts)
+    n = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), len(first))
+    return first[:n]
