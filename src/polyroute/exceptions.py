@@ -8,6 +8,7 @@
     │   └── DataNotFoundError(FileNotFoundError)   a data file or directory that is not there
     ├── NotFittedError(ValueError, AttributeError)
     ├── OnboardingError(n_failed, n_total, reasons)   router left unchanged
+    ├── StoreUnavailableError                      pool store deleted, corrupt or unreachable
     ├── RoutingError ── NoEligibleModelError, NoHealthyDeploymentError, InvalidRequestError
     └── UpstreamError(model, deployment, status_code, retryable)
         ├── UpstreamTimeout*, UpstreamConnectionError*, RateLimited*, UpstreamServerError*
@@ -82,6 +83,12 @@ class OnboardingError(PolyrouteError):
         super().__init__(message)
         self.n_failed, self.n_total = n_failed, n_total
         self.reasons = dict(reasons or {})
+
+
+class StoreUnavailableError(PolyrouteError):
+    """The pool store cannot be trusted now: deleted, replaced, corrupt or unreachable (HTTP 503).
+
+    Nothing was written; the message names the store and what was found."""
 
 
 class RoutingError(PolyrouteError):

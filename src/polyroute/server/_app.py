@@ -32,6 +32,7 @@ from polyroute.routers import BaseRouter
 from polyroute.server._admin import handle_admin
 from polyroute.server._auth import Authenticator, Principal
 from polyroute.server._errors import HTTPError, not_found, to_http_error
+from polyroute.server._health import StoreHealthCollector, readiness
 from polyroute.server._handlers import chat_completions, list_models, route_only, usage_cost
 from polyroute.server._http import (
     Receive,
@@ -99,8 +100,14 @@ class Gateway:
 
 
 def _make_store(settings: GatewaySettings) -> StateStore:
-    if settings.server.state_url:
-        return RedisStateStore(settings.server.state_url)
+    server = settings.server
+    if server.state_url:
+        return RedisStateStore(
+            server.state_url,
+            connect_timeout_s=server.state_connect_timeout_s,
+            timeout_s=server.state_timeout_s,
+            rate_limit_fallback=settings.security.rate_limit_fallback,
+        )
     return InMemoryStateStore()
 
 
@@ -140,7 +147,7 @@ class GatewayApp:
             return self.gateway
         s = self.settings
         store = self._store or _make_store(s)
-        path = (
+        path = s.server.database_url or (
             ":memory:"
             if s.server.ephemeral_pool
             else self._pool_path or s.server.pool_path or default_pool_path()
@@ -171,6 +178,7 @@ class GatewayApp:
         self.gateway = Gateway(
             s, engine, pool, store, auth, metrics, upstream, int(time.time()), executor
         )
+        metrics.registry.register(StoreHealthCollector(self.gateway))
         return self.gateway
 
     async def shutdown(self) -> None:
@@ -252,12 +260,8 @@ class GatewayApp:
             await send_json(send, 200, {"status": "ok"})
             return
         if req.method == "GET" and seg == ["readyz"]:
-            ok, detail = gw.engine.ready()
-            await send_json(
-                send,
-                200 if ok else 503,
-                {"status": "ready" if ok else "not_ready", "detail": detail},
-            )
+            ok, body = await readiness(gw)
+            await send_json(send, 200 if ok else 503, body)
             return
         authz = req.headers.get("authorization")
         if seg[:1] == ["admin"]:
@@ -276,7 +280,7 @@ class GatewayApp:
         if handler is None:
             raise not_found(f"no route {req.method} {req.path}", "unknown_route")
         log.route = req.path
-        gw.auth.check_rate(who)
+        await gw.auth.check_rate(who)
         await req.read_body(receive, gw.settings.security.max_body_bytes)
         await handler(gw, req, send, log)
 

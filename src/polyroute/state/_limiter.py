@@ -25,9 +25,10 @@ class TokenBucketLimiter:
     --------
     >>> from polyroute.state import InMemoryStateStore
     >>> limiter = TokenBucketLimiter(InMemoryStateStore(), rate_per_s=2.0, burst=1)
-    >>> limiter.try_acquire("client-a")
+    >>> import asyncio
+    >>> asyncio.run(limiter.try_acquire("client-a"))
     (True, 0.0)
-    >>> allowed, retry_after_s = limiter.try_acquire("client-a")
+    >>> allowed, retry_after_s = asyncio.run(limiter.try_acquire("client-a"))
     >>> allowed, round(retry_after_s, 3)
     (False, 0.5)
     """
@@ -41,6 +42,6 @@ class TokenBucketLimiter:
         self.burst = float(burst)
         self.prefix = prefix
 
-    def try_acquire(self, key: str, n: float = 1) -> tuple[bool, float]:
+    async def try_acquire(self, key: str, n: float = 1) -> tuple[bool, float]:
         """Take ``n`` tokens for ``key``; returns ``(allowed, retry_after_s)``."""
-        return self.store.take(self.prefix + key, rate_per_s=self.rate_per_s, burst=self.burst, n=n)
+        return await self.store.take(self.prefix + key, rate_per_s=self.rate_per_s, burst=self.burst, n=n)
