@@ -1,6 +1,6 @@
 # polyroute: the two set-up commands of the README.
 #   make run   install what is needed, then serve the gateway on the embedded default config
-#   make test  install what is needed (incl. redis-server for the shared-state tests), run the tests
+#   make test  install what is needed (incl. redis-server and postgresql for the shared-state tests), run the tests
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -20,7 +20,7 @@ run: install
 	$(BIN)/polyroute serve
 
 test: install
-	@command -v redis-server >/dev/null 2>&1 || bash .ci/install-system-deps
+	@bash .ci/install-system-deps
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: install

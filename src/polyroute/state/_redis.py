@@ -187,8 +187,11 @@ class RedisStateStore:
             decode_responses=True,
             socket_connect_timeout=connect_timeout_s,
             socket_timeout=timeout_s,
-            # no hidden retries: one timeout is the most a caller waits
-            retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
+            # one immediate retry on a dropped connection (a pooled connection to a restarted
+            # server), none on a timeout: one timeout is the most a caller waits
+            retry=redis.asyncio.retry.Retry(
+                redis.backoff.NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)
+            ),
         )
         self._decr = self._client.register_script(_DECR_FLOOR)
         self._take = self._client.register_script(_TAKE)
@@ -453,12 +456,13 @@ class RedisStateStore:
                     seen = int(version)
                     _deliver(topic, callback, seen, json.loads(body))
             except self._errors as exc:
-                logger.warning(
-                    "redis listener of %r lost its connection (%s); reconnecting in %.2f s",
-                    topic,
-                    type(exc).__name__,
-                    delay_s,
-                )
+                if delay_s == 0.05:  # once per outage, not once per attempt
+                    logger.warning(
+                        "redis listener of %r lost its connection (%s); reconnecting with "
+                        "back-off up to 1 s",
+                        topic,
+                        type(exc).__name__,
+                    )
                 await asyncio.sleep(delay_s)
                 delay_s = min(1.0, delay_s * 2)
             finally:
