@@ -13,9 +13,8 @@ Usage::
 
 from __future__ import annotations
 
-import asyncio
-
 import argparse
+import asyncio
 import json
 import platform
 import random

@@ -45,7 +45,9 @@ def test_concurrent_writers_from_two_pools_lose_nothing(pool_location: Location)
         for i in range(15):
             pool.upsert_model(ModelSettings(name=f"{tag}-{i}"))
 
-    threads = [threading.Thread(target=write, args=(p, t)) for p, t in zip(pools, "xy")]
+    threads = [
+        threading.Thread(target=write, args=(p, t)) for p, t in zip(pools, "xy", strict=False)
+    ]
     for t in threads:
         t.start()
     for t in threads:

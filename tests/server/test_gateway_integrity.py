@@ -26,8 +26,9 @@ def test_deleted_pool_file_refuses_writes_and_reports_not_ready(
     db = tmp_path / "pool.sqlite3"
     with (
         FakeUpstream(lambda r: "ok") as up,
-        running_gateway(_file_settings({"cheap": [up.base_url]}), tiny_router, encoder, pool_path=db)
-        as srv,
+        running_gateway(
+            _file_settings({"cheap": [up.base_url]}), tiny_router, encoder, pool_path=db
+        ) as srv,
     ):
         admin = httpx.Client(base_url=srv.url, headers=ADMIN, timeout=5.0)
         assert admin.post("/admin/models", json={"name": "before"}).status_code == 201
@@ -41,7 +42,9 @@ def test_deleted_pool_file_refuses_writes_and_reports_not_ready(
         metrics = admin.get("/metrics").text
         assert "polyroute_pool_store_ok 0.0" in metrics
         chat = httpx.post(
-            srv.url + "/v1/chat/completions", headers=AUTH, json={"model": "cheap", "messages": MATH}
+            srv.url + "/v1/chat/completions",
+            headers=AUTH,
+            json={"model": "cheap", "messages": MATH},
         )
         assert chat.status_code == 200  # routing goes on from the last good snapshot
 
@@ -52,8 +55,9 @@ def test_corrupted_pool_file_gives_no_500_and_reports_not_ready(
     db = tmp_path / "pool.sqlite3"
     with (
         FakeUpstream(lambda r: "ok") as up,
-        running_gateway(_file_settings({"cheap": [up.base_url]}), tiny_router, encoder, pool_path=db)
-        as srv,
+        running_gateway(
+            _file_settings({"cheap": [up.base_url]}), tiny_router, encoder, pool_path=db
+        ) as srv,
     ):
         admin = httpx.Client(base_url=srv.url, headers=ADMIN, timeout=5.0)
         assert admin.post("/admin/models", json={"name": "before"}).status_code == 201
@@ -135,4 +139,6 @@ def test_readyz_is_not_ready_when_every_circuit_of_a_profile_is_open(gateway_fac
             )
         ready = httpx.get(srv.url + "/readyz")
         assert ready.status_code == 503
-        assert "profile 'auto': no model has a closed or half-open circuit" in ready.json()["detail"]
+        assert (
+            "profile 'auto': no model has a closed or half-open circuit" in ready.json()["detail"]
+        )

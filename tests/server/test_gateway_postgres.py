@@ -40,7 +40,9 @@ def postgres_url() -> Iterator[str]:
 
 
 @contextmanager
-def _serve(host_dir: Path, database_url: str, router: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def _serve(
+    host_dir: Path, database_url: str, router: Path
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """``polyroute serve`` in a subprocess with its own cache dir (one "host")."""
     host_dir.mkdir()
     port = free_port()
@@ -58,7 +60,14 @@ def _serve(host_dir: Path, database_url: str, router: Path) -> Iterator[tuple[st
         "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "polyroute.cli", "serve", "--config", str(host_dir / "gateway.yaml")],
+        [
+            sys.executable,
+            "-m",
+            "polyroute.cli",
+            "serve",
+            "--config",
+            str(host_dir / "gateway.yaml"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,

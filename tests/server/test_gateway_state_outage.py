@@ -45,8 +45,7 @@ def test_redis_down_requests_still_served_and_the_fallback_is_counted(
         assert http.post("/v1/chat/completions", headers=AUTH, json=CHAT).status_code == 200
         redis.kill()
         statuses = [
-            http.post("/v1/chat/completions", headers=AUTH, json=CHAT).status_code
-            for _ in range(5)
+            http.post("/v1/chat/completions", headers=AUTH, json=CHAT).status_code for _ in range(5)
         ]
         assert statuses == [200] * 5  # rate limits fail open, circuits go per-process
         assert http.get("/readyz").json()["checks"]["shared_state"].startswith("degraded")

@@ -99,9 +99,7 @@ class PoolTransaction:
         return int(self._x("DELETE FROM models WHERE name = ?", (name,)).rowcount) > 0
 
     def deployment_names(self, model: str) -> list[str]:
-        return self._col(
-            "SELECT name FROM deployments WHERE model = ? ORDER BY position", model
-        )
+        return self._col("SELECT name FROM deployments WHERE model = ? ORDER BY position", model)
 
     def put_deployment(self, model: str, name: str, spec: str) -> None:
         row = self._one(
@@ -136,9 +134,7 @@ class PoolTransaction:
         return PoolRows(
             self.version(),
             list(self._x("SELECT name, spec FROM models ORDER BY position", ()).fetchall()),
-            list(
-                self._x("SELECT model, spec FROM deployments ORDER BY position", ()).fetchall()
-            ),
+            list(self._x("SELECT model, spec FROM deployments ORDER BY position", ()).fetchall()),
             [
                 (m, enc, bytes(x), bytes(y))
                 for m, enc, x, y in self._x(
@@ -187,4 +183,3 @@ class PoolBackend(Protocol):
         ...
 
     def close(self) -> None: ...
-

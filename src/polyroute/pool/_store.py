@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, model_validator
@@ -31,6 +31,7 @@ from polyroute.pool._sqlite import SqlitePoolBackend
 from polyroute.state import StateStore
 
 logger = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 POOL_TOPIC = "pool"
 
@@ -358,7 +359,7 @@ def parse_profile(data: Any) -> ProfilePayload:
     return _parse(ProfilePayload, data, "profile")
 
 
-def _parse(cls: Any, data: Any, what: str) -> Any:
+def _parse(cls: type[M], data: Any, what: str) -> M:
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
@@ -366,7 +367,10 @@ def _parse(cls: Any, data: Any, what: str) -> Any:
         parts = [
             ": ".join(
                 p
-                for p in (".".join(str(x) for x in e["loc"]), e["msg"].removeprefix("Value error, "))
+                for p in (
+                    ".".join(str(x) for x in e["loc"]),
+                    e["msg"].removeprefix("Value error, "),
+                )
                 if p
             )
             for e in errs
@@ -381,4 +385,5 @@ def _dump_array(a: np.ndarray) -> bytes:
 
 
 def _load_array(blob: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(blob), allow_pickle=False)
+    array: np.ndarray = np.load(io.BytesIO(blob), allow_pickle=False)
+    return array

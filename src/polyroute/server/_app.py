@@ -32,8 +32,8 @@ from polyroute.routers import BaseRouter
 from polyroute.server._admin import handle_admin
 from polyroute.server._auth import Authenticator, Principal
 from polyroute.server._errors import HTTPError, not_found, to_http_error
-from polyroute.server._health import StoreHealthCollector, readiness
 from polyroute.server._handlers import chat_completions, list_models, route_only, usage_cost
+from polyroute.server._health import StoreHealthCollector, readiness
 from polyroute.server._http import (
     Receive,
     Request,
@@ -260,8 +260,8 @@ class GatewayApp:
             await send_json(send, 200, {"status": "ok"})
             return
         if req.method == "GET" and seg == ["readyz"]:
-            ok, body = await readiness(gw)
-            await send_json(send, 200 if ok else 503, body)
+            ok, report = await readiness(gw)
+            await send_json(send, 200 if ok else 503, report)
             return
         authz = req.headers.get("authorization")
         if seg[:1] == ["admin"]:

@@ -28,7 +28,10 @@ async def readiness(gw: Gateway) -> tuple[bool, dict[str, Any]]:
             asyncio.to_thread(gw.pool.health), POOL_CHECK_TIMEOUT_S
         )
     except TimeoutError:
-        pool_ok, why = False, f"pool store {gw.pool.path} did not answer in {POOL_CHECK_TIMEOUT_S} s"
+        pool_ok, why = (
+            False,
+            f"pool store {gw.pool.path} did not answer in {POOL_CHECK_TIMEOUT_S} s",
+        )
     if not pool_ok:
         problems.append(f"pool store: {why}")
     engine_ok, engine_detail = gw.engine.ready()

@@ -5,4 +5,10 @@ from polyroute.state._limiter import TokenBucketLimiter
 from polyroute.state._memory import InMemoryStateStore
 from polyroute.state._redis import RedisStateStore
 
-__all__ = ["InMemoryStateStore", "RedisStateStore", "StateStore", "StoreHealth", "TokenBucketLimiter"]
+__all__ = [
+    "InMemoryStateStore",
+    "RedisStateStore",
+    "StateStore",
+    "StoreHealth",
+    "TokenBucketLimiter",
+]

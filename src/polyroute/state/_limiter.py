@@ -44,4 +44,6 @@ class TokenBucketLimiter:
 
     async def try_acquire(self, key: str, n: float = 1) -> tuple[bool, float]:
         """Take ``n`` tokens for ``key``; returns ``(allowed, retry_after_s)``."""
-        return await self.store.take(self.prefix + key, rate_per_s=self.rate_per_s, burst=self.burst, n=n)
+        return await self.store.take(
+            self.prefix + key, rate_per_s=self.rate_per_s, burst=self.burst, n=n
+        )

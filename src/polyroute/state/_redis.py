@@ -223,7 +223,7 @@ class RedisStateStore:
             )
 
     def _redact(self) -> str:
-        head, sep, tail = self.url.rpartition("@")
+        _head, sep, tail = self.url.rpartition("@")
         return f"redis://***@{tail}" if sep else self.url
 
     def _mark_down(self, exc: BaseException) -> None:
@@ -246,9 +246,7 @@ class RedisStateStore:
         while True:
             await asyncio.sleep(self.retry_interval_s)
             try:
-                await asyncio.wait_for(
-                    self._client.ping(), self.connect_timeout_s + self.timeout_s
-                )
+                await asyncio.wait_for(self._client.ping(), self.connect_timeout_s + self.timeout_s)
             except self._errors:
                 continue
             with self._lock:
@@ -365,7 +363,12 @@ class RedisStateStore:
     ) -> tuple[bool, float]:
         validate_bucket(rate_per_s, burst, n)
         if self._available:
-            args = [repr(float(rate_per_s)), repr(float(burst)), repr(float(n)), repr(self._clock())]
+            args = [
+                repr(float(rate_per_s)),
+                repr(float(burst)),
+                repr(float(n)),
+                repr(self._clock()),
+            ]
             coro = self._bounded(self._take(keys=[self._k("bucket", key)], args=args))
             fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
             try:

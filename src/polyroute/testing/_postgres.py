@@ -59,26 +59,48 @@ def postgres_server(*, start_timeout_s: float = 30.0) -> Iterator[str]:
         user = _system_user()
         if user is None:
             raise ConfigError("running as root needs the 'postgres' system user")
-    as_user = {"user": user.pw_uid, "group": user.pw_gid} if user is not None else {}
+    uid = user.pw_uid if user is not None else None
+    gid = user.pw_gid if user is not None else None
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="polyroute-pg-") as root:
         data = os.path.join(root, "data")
         if user is not None:
             os.chown(root, user.pw_uid, user.pw_gid)
         subprocess.run(
-            [f"{bin_dir}/initdb", "-D", data, "-U", "polyroute", "--auth=trust"]
-            + ["--no-sync", "-E", "UTF8", "--locale=C"],
+            [
+                f"{bin_dir}/initdb",
+                "-D",
+                data,
+                "-U",
+                "polyroute",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            **as_user,  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
         )
         proc = subprocess.Popen(
-            [f"{bin_dir}/postgres", "-D", data, "-p", str(port)]
-            + ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={root}"],
+            [
+                f"{bin_dir}/postgres",
+                "-D",
+                data,
+                "-p",
+                str(port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={root}",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            **as_user,  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
         )
         url = f"postgresql://polyroute@127.0.0.1:{port}/postgres"
         try:

@@ -45,7 +45,9 @@ class RedisServer:
     def __init__(self, *, start_timeout_s: float = 10.0) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            raise ConfigError("redis-server binary not found on PATH (apt-get install redis-server)")
+            raise ConfigError(
+                "redis-server binary not found on PATH (apt-get install redis-server)"
+            )
         self._binary = binary
         self._timeout_s = start_timeout_s
         self.port = free_port()
@@ -56,8 +58,19 @@ class RedisServer:
     def start(self) -> None:
         """Start the server (again) on :attr:`port` and wait until it accepts connections."""
         self._proc = subprocess.Popen(
-            [self._binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-            + ["--appendonly", "no", "--dir", self._workdir.name],
+            [
+                self._binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self._workdir.name,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
