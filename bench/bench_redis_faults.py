@@ -51,6 +51,7 @@ def _prober_process(port: int, conn: Connection) -> None:
     """GET /healthz every 10 ms; send back (wall time, latency s or None on error) pairs."""
     samples: list[tuple[float, float | None]] = []
     client = http.client.HTTPConnection("127.0.0.1", port, timeout=5.0)
+    conn.send("ready")
     while not conn.poll():
         started = time.perf_counter()
         try:
@@ -189,6 +190,10 @@ def _phase_stats(
         "healthz_p50_ms": round(float(np.percentile(ok_probes, 50)), 2) if ok_probes.size else None,
         "healthz_p99_ms": round(float(np.percentile(ok_probes, 99)), 2) if ok_probes.size else None,
         "healthz_max_ms": round(float(ok_probes.max()), 2) if ok_probes.size else None,
+        "slowest_chat": [
+            (round(r[0] - start, 2), round(r[2] * 1000))
+            for r in sorted(reqs, key=lambda r: -r[2])[:3]
+        ],
     }
 
 
@@ -205,7 +210,7 @@ def run(concurrency: int, fault_s: float, steady_s: float) -> dict[str, Any]:
         prober = ctx.Process(target=_prober_process, args=(port, pr_child), daemon=True)
         prober.start()
         try:
-            time.sleep(1.0)  # prober start-up
+            assert pr_parent.recv() == "ready"
             result = asyncio.run(_scenario(url, redis, concurrency, fault_s, steady_s))
             metrics = httpx.get(
                 url + "/metrics", headers={"authorization": f"Bearer {ADMIN_KEY}"}

@@ -7,8 +7,12 @@ sends ``NOTIFY polyroute_pool, '<version>'`` in the same transaction; a listener
 keeps the latest version in memory, so the engine's periodic version check costs no round trip.
 After a reconnect the listener reads the version once, so a change made while it was away is
 still reported. A write returns only after PostgreSQL committed it (default
-``synchronous_commit``); a lost connection raises
+``synchronous_commit``); a lost connection, a statement or lock wait over 5 s raise
 :class:`~polyroute.exceptions.StoreUnavailableError` and the next call reconnects.
+
+Reads and writes are synchronous, like the SQLite backend's: the engine reads the pool only when
+the version changed (the version itself comes from the listener, without a round trip), and
+admin writes are rare, but a database that stalls mid-call holds the caller for up to 5 s.
 """
 
 from __future__ import annotations
@@ -75,7 +79,21 @@ class PostgresPoolBackend:
         self._latest = self.version()
 
     def _connect(self) -> Any:
-        return self._pg.connect(self._url, autocommit=True, connect_timeout=self._connect_timeout)
+        # Bounds on waiting: the server cancels a statement or lock wait after 5 s (a write
+        # waiting for another host's lock), and TCP gives up on a host that stopped answering
+        # after 5 s. A server process that is stopped but whose host still answers TCP is not
+        # caught by either (the calls are synchronous; see the module docstring).
+        return self._pg.connect(
+            self._url,
+            autocommit=True,
+            connect_timeout=self._connect_timeout,
+            options="-c statement_timeout=5000 -c lock_timeout=5000",
+            keepalives=1,
+            keepalives_idle=5,
+            keepalives_interval=2,
+            keepalives_count=2,
+            tcp_user_timeout=5000,
+        )
 
     def _connection(self) -> Any:
         if self._conn is None or self._conn.closed or self._conn.broken:

@@ -372,7 +372,9 @@ class RedisStateStore:
             coro = self._bounded(self._take(keys=[self._k("bucket", key)], args=args))
             fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
             try:
-                retry_after = float(await asyncio.wrap_future(fut))
+                retry_after = float(
+                    await asyncio.wait_for(asyncio.wrap_future(fut), 2 * self.timeout_s)
+                )
             except self._errors as exc:
                 self._mark_down(exc)
             else:
