@@ -8,7 +8,8 @@
     │   └── DataNotFoundError(FileNotFoundError)   a data file or directory that is not there
     ├── NotFittedError(ValueError, AttributeError)
     ├── OnboardingError(n_failed, n_total, reasons)   router left unchanged
-    ├── RoutingError ── NoEligibleModelError, NoHealthyDeploymentError, InvalidRequestError
+    ├── RoutingError ── NoEligibleModelError, NoHealthyDeploymentError, InvalidRequestError,
+    │                   EncoderSaturatedError(retry_after_s)
     └── UpstreamError(model, deployment, status_code, retryable)
         ├── UpstreamTimeout*, UpstreamConnectionError*, RateLimited*, UpstreamServerError*
         ├── UpstreamClientError, CircuitOpenError*
@@ -98,6 +99,14 @@ class NoEligibleModelError(RoutingError):
 
 class NoHealthyDeploymentError(RoutingError):
     """Every deployment of a model is excluded (circuit open or at capacity)."""
+
+
+class EncoderSaturatedError(RoutingError):
+    """Too many prompts already wait for the encoder; retry after ``retry_after_s`` (HTTP 503)."""
+
+    def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class UpstreamError(PolyrouteError):

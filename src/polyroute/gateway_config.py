@@ -26,14 +26,6 @@ from polyroute.exceptions import ConfigError
 
 ENV_PREFIX = "POLYROUTE_"
 BUILTIN_ROUTER = "builtin:default"
-BALANCERS = (
-    "round-robin",
-    "weighted-round-robin",
-    "random",
-    "least-connections",
-    "latency-ewma",
-    "consistent-hash",
-)
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$"
 
 

@@ -206,7 +206,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from polyroute.data import load_dataset
     from polyroute.testing import FakeUpstream, FaultConfig, ServerThread, replay_responder
 
-    for noisy in ("httpx", "httpx2", "polyroute.engine._engine", "polyroute.server._app"):
+    for noisy in ("httpx", "httpx2", "polyroute.engine._view", "polyroute.server._app"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     ds = load_dataset("routerbench", data_dir=args.data_dir)
     respond = replay_responder("routerbench", data_dir=args.data_dir)
