@@ -51,7 +51,7 @@ class Candidate:
     has_deployments: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class CandidateTable:
     """The learned decision's numbers for every candidate, one array per column.
 
@@ -65,6 +65,19 @@ class CandidateTable:
     relative_cost: np.ndarray
     utility: np.ndarray
     has_deployments: np.ndarray
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CandidateTable):
+            return NotImplemented
+        return self.models == other.models and all(
+            np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+            for a, b in zip(self._arrays(), other._arrays(), strict=True)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # arrays are mutable
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.quality, self.cost_usd, self.relative_cost, self.utility, self.has_deployments)
 
     def rows(self) -> tuple[Candidate, ...]:
         return tuple(Candidate(*values) for values in self._columns())
