@@ -201,7 +201,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.requests < 1:
         raise ConfigError(f"--requests: expected a positive integer, found {args.requests}")
     import numpy as np
-    import openai
+
+    try:
+        import openai
+    except ImportError as exc:
+        raise MissingDependencyError("openai (the demo's client)", "eval") from exc
 
     from polyroute.data import load_dataset
     from polyroute.testing import FakeUpstream, FaultConfig, ServerThread, replay_responder
