@@ -203,3 +203,17 @@ def test_routerdc_suite_reproduces_the_reference_numbers(data_dir: Path) -> None
     for key, value in want.items():
         assert got[key] == pytest.approx(value, abs=0.01), key
     assert res.encoder is None  # no embeddings needed for these
+
+
+def test_routing_everything_to_the_qnc_reference_costs_exactly_its_cost(data_dir: Path) -> None:
+    """On MMLU-Pro three models lack results (DeepSeek-Coder-V2 on 14% of prompts). Sending every
+    query to the best single model must score QNC = 1: its quality at its own cost. Choosing and
+    measuring the reference on each model's own rows gave 0.9993 (and 0.9957 for zero-router)."""
+    res = run_suite(
+        "mmlu-pro", routers=["best-single", "zero-router"], data_dir=data_dir, show_progress=False
+    )
+    test = res.tests["test"]
+    assert 0 < test.shared.size < test.n_queries
+    assert test.best_single == "gemini-1.5-pro-002"
+    assert test.routers["best-single"].qnc == pytest.approx(1.0, abs=1e-9)
+    assert test.routers["zero-router"].qnc == pytest.approx(1.0, abs=1e-9)
