@@ -21,6 +21,9 @@ class ServerThread:
         Whether uvicorn runs the app's lifespan (startup/shutdown) events.
     port : int
         Port to bind (0 = a free one).
+    **options
+        More ``uvicorn.Config`` arguments, e.g. the gateway's connection limits
+        (``polyroute.server._protocol.uvicorn_options``).
 
     Example
     -------
@@ -29,9 +32,15 @@ class ServerThread:
     """
 
     def __init__(
-        self, app: Any, *, lifespan: Literal["on", "off", "auto"] = "on", port: int = 0
+        self,
+        app: Any,
+        *,
+        lifespan: Literal["on", "off", "auto"] = "on",
+        port: int = 0,
+        **options: Any,
     ) -> None:
         self.app = app
+        self.options = options
         self.lifespan = lifespan
         self._bind_port = port
         self._server: Any = None
@@ -51,6 +60,7 @@ class ServerThread:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._bind_port))
         self.port = sock.getsockname()[1]
+        options: dict[str, Any] = {"timeout_keep_alive": 30, **self.options}
         config = uvicorn.Config(
             self.app,
             log_level="critical",
@@ -58,7 +68,7 @@ class ServerThread:
             lifespan=self.lifespan,
             interface="asgi3",
             timeout_graceful_shutdown=1,
-            timeout_keep_alive=30,
+            **options,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
