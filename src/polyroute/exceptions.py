@@ -12,6 +12,7 @@
     │                   EncoderSaturatedError(retry_after_s)
     └── UpstreamError(model, deployment, status_code, retryable)
         ├── UpstreamTimeout*, UpstreamConnectionError*, RateLimited*, UpstreamServerError*
+        │   └── MalformedUpstreamResponse*    a 2xx whose body is not JSON (truncated, HTML)
         ├── UpstreamClientError, CircuitOpenError*
         └── AllAttemptsFailedError(attempts)                  * retryable = True
 
@@ -144,6 +145,10 @@ class RateLimited(UpstreamError):
 
 class UpstreamServerError(UpstreamError):
     retryable = True
+
+
+class MalformedUpstreamResponse(UpstreamServerError):
+    """A 2xx answer whose body breaks the protocol (not JSON, truncated): a failed attempt."""
 
 
 class UpstreamClientError(UpstreamError):
