@@ -9,9 +9,11 @@
     ├── NotFittedError(ValueError, AttributeError)
     ├── OnboardingError(n_failed, n_total, reasons)   router left unchanged
     ├── StoreUnavailableError                      pool store deleted, corrupt or unreachable
-    ├── RoutingError ── NoEligibleModelError, NoHealthyDeploymentError, InvalidRequestError
+    ├── RoutingError ── NoEligibleModelError, NoHealthyDeploymentError, InvalidRequestError,
+    │                   EncoderSaturatedError(retry_after_s)
     └── UpstreamError(model, deployment, status_code, retryable)
         ├── UpstreamTimeout*, UpstreamConnectionError*, RateLimited*, UpstreamServerError*
+        │   └── MalformedUpstreamResponse*    a 2xx whose body is not JSON (truncated, HTML)
         ├── UpstreamClientError, CircuitOpenError*
         └── AllAttemptsFailedError(attempts)                  * retryable = True
 
@@ -107,6 +109,14 @@ class NoHealthyDeploymentError(RoutingError):
     """Every deployment of a model is excluded (circuit open or at capacity)."""
 
 
+class EncoderSaturatedError(RoutingError):
+    """Too many prompts already wait for the encoder; retry after ``retry_after_s`` (HTTP 503)."""
+
+    def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class UpstreamError(PolyrouteError):
     """A call to an upstream LLM endpoint failed."""
 
@@ -142,6 +152,10 @@ class RateLimited(UpstreamError):
 
 class UpstreamServerError(UpstreamError):
     retryable = True
+
+
+class MalformedUpstreamResponse(UpstreamServerError):
+    """A 2xx answer whose body breaks the protocol (not JSON, truncated): a failed attempt."""
 
 
 class UpstreamClientError(UpstreamError):

@@ -26,14 +26,6 @@ from polyroute.exceptions import ConfigError
 
 ENV_PREFIX = "POLYROUTE_"
 BUILTIN_ROUTER = "builtin:default"
-BALANCERS = (
-    "round-robin",
-    "weighted-round-robin",
-    "random",
-    "least-connections",
-    "latency-ewma",
-    "consistent-hash",
-)
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$"
 
 
@@ -43,6 +35,25 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(
         frozen=True, extra="forbid", str_strip_whitespace=True, allow_inf_nan=False
     )
+
+
+class ConnectionLimits(_Frozen):
+    """Connection-level limits of the HTTP server (``server.limits``; docs/gateway.md)."""
+
+    #: Idle time allowed between two requests on a keep-alive connection.
+    keep_alive_timeout_s: float = Field(5.0, gt=0)
+    #: A request head must be complete this long after the connection opened (or after the
+    #: first byte of a later request): idle and slowloris connections are closed.
+    header_timeout_s: float = Field(10.0, gt=0)
+    #: The body must be complete this long after the head.
+    body_timeout_s: float = Field(30.0, gt=0)
+    #: Larger request heads (request line + headers) get 431.
+    max_header_bytes: int = Field(65536, ge=1024)
+    #: Connections or requests in progress beyond which new requests get 503 (keep it under
+    #: the process's open-file limit); ``None`` = no limit.
+    max_concurrency: int | None = Field(4096, ge=1)
+    #: Listen backlog (connections the kernel queues before the server accepts them).
+    backlog: int = Field(2048, ge=1)
 
 
 class ServerSettings(_Frozen):
@@ -69,6 +80,7 @@ class ServerSettings(_Frozen):
     database_url: str | None = Field(None, pattern=r"^postgres(ql)?://\S+$")
     #: Upstream HTTP client: "native" (lean keep-alive HTTP/1.1, default) or "httpx".
     upstream_client: Literal["native", "httpx"] = "native"
+    limits: ConnectionLimits = ConnectionLimits()
 
 
 class DeploymentSettings(_Frozen):

@@ -13,6 +13,7 @@ from polyroute.testing import create_database, postgres_available, postgres_serv
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """Admin URL of a throw-away PostgreSQL cluster; skips when PostgreSQL is not installed."""
+    pytest.importorskip("psycopg", reason="the postgres extra is not installed")
     if not postgres_available():
         pytest.skip("PostgreSQL not installed (apt-get install postgresql)")
     with postgres_server() as url:

@@ -33,6 +33,7 @@ AUTH = {"authorization": "Bearer sk-client-pg"}
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
+    pytest.importorskip("psycopg", reason="the postgres extra is not installed")
     if not postgres_available():
         pytest.skip("PostgreSQL not installed (apt-get install postgresql)")
     with postgres_server() as url:

@@ -17,6 +17,7 @@ CHAT = {"model": "cheap", "messages": MATH}
 
 @pytest.fixture
 def redis() -> Iterator[RedisServer]:
+    pytest.importorskip("redis", reason="the redis extra is not installed")
     if not redis_server_available():
         pytest.skip("redis-server binary not found on PATH (apt-get install redis-server)")
     with RedisServer() as srv:

@@ -15,6 +15,7 @@ from polyroute.testing import RedisServer, redis_server_available
 
 @pytest.fixture
 def server() -> Iterator[RedisServer]:
+    pytest.importorskip("redis", reason="the redis extra is not installed")
     if not redis_server_available():
         pytest.skip("redis-server binary not found on PATH (apt-get install redis-server)")
     with RedisServer() as srv:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import pytest
 
 from polyroute.exceptions import ConfigError
-from polyroute.state import InMemoryStateStore, RedisStateStore, StateStore, TokenBucketLimiter
+from polyroute.state import InMemoryStateStore, RedisStateStore, StateStore
 from polyroute.testing import FakeClock
 
 T = TypeVar("T")
@@ -143,17 +143,15 @@ def test_token_bucket_rejects_bad_parameters(
         _run(make_store(clock).take("k", **kwargs))
 
 
-def test_limiter_uses_the_store_and_namespaces_keys(
+def test_token_buckets_are_per_key_and_shared_by_replicas(
     make_store: StoreFactory, clock: FakeClock
 ) -> None:
     store = make_store(clock)
-    limiter = TokenBucketLimiter(store, rate_per_s=1.0, burst=1)
-    assert _run(limiter.try_acquire("key-a")) == (True, 0.0)
-    assert _run(limiter.try_acquire("key-a")) == (False, pytest.approx(1.0))
-    assert _run(limiter.try_acquire("key-b")) == (True, 0.0)
-    assert _run(store.take("key-a", rate_per_s=1.0, burst=1)) == (True, 0.0)  # other namespace
-    second_replica = TokenBucketLimiter(make_store(clock), rate_per_s=1.0, burst=1)
-    assert _run(second_replica.try_acquire("key-a"))[0] is False  # the bucket is shared
+    assert _run(store.take("key-a", rate_per_s=1.0, burst=1)) == (True, 0.0)
+    assert _run(store.take("key-a", rate_per_s=1.0, burst=1)) == (False, pytest.approx(1.0))
+    assert _run(store.take("key-b", rate_per_s=1.0, burst=1)) == (True, 0.0)
+    second_replica = make_store(clock)
+    assert _run(second_replica.take("key-a", rate_per_s=1.0, burst=1))[0] is False  # shared
 
 
 def test_publish_bumps_version_and_notifies(make_store: StoreFactory, clock: FakeClock) -> None:

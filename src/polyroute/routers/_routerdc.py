@@ -132,8 +132,8 @@ class ContrastiveRouter(BaseRouter):
         Share of the training queries held out for checkpoint selection (0 = keep the last).
     prior_weight : float
         Weight ``w`` of the cluster prior in the routing score (0 = the paper's router).
-    random_state : int or None
-        Seed of initialisation, batches, tie-breaking and clustering.
+    random_state : int or None, default 0
+        Seed of initialisation, batches, tie-breaking and clustering (None = unseeded).
     show_progress : bool or None
         tqdm bar with the running loss (None: only on a terminal).
 
@@ -200,7 +200,7 @@ class ContrastiveRouter(BaseRouter):
         eval_every: int = 50,
         holdout_fraction: float = 0.1,
         prior_weight: float = 0.0,
-        random_state: int | None = None,
+        random_state: int | None = 0,
         show_progress: bool | None = None,
     ) -> None:
         self.hidden_dim = hidden_dim

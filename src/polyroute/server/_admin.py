@@ -121,7 +121,7 @@ async def _profile(gw: Gateway, req: Request, send: Send, model: str) -> None:
             raise bad_request("no learned routing profile to attach a profile to")
         encoder = gw.engine.encoder_for(profile)
         X = await asyncio.get_running_loop().run_in_executor(  # keep serving meanwhile
-            gw.embed_executor, encoder.encode, payload.prompts
+            gw.engine.embedder.executor, encoder.encode, payload.prompts
         )
         enc_name = gw.engine.encoder_name_for(profile)
     else:

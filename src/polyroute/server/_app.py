@@ -16,7 +16,6 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,10 +82,6 @@ class Gateway:
     metrics: GatewayMetrics
     upstream: Upstream
     started_at: int
-    #: One worker thread for prompt embedding (onnxruntime releases the GIL).
-    embed_executor: ThreadPoolExecutor
-    #: Requests waiting for (or in) the encoder; over the limit, ``auto`` sheds load.
-    pending_embeddings: int = 0
 
     def learned_profile_name(self) -> str | None:
         return next((p.name for p in self.settings.profiles if p.strategy == "learned"), None)
@@ -174,10 +169,7 @@ class GatewayApp:
         )
         engine.start()
         auth = Authenticator(s.security, self._secret_lookup, store)
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polyroute-embed")
-        self.gateway = Gateway(
-            s, engine, pool, store, auth, metrics, upstream, int(time.time()), executor
-        )
+        self.gateway = Gateway(s, engine, pool, store, auth, metrics, upstream, int(time.time()))
         metrics.registry.register(StoreHealthCollector(self.gateway))
         return self.gateway
 
@@ -185,7 +177,6 @@ class GatewayApp:
         gw, self.gateway = self.gateway, None
         if gw is not None:
             gw.engine.close()
-            gw.embed_executor.shutdown(wait=False, cancel_futures=True)
             await gw.upstream.aclose()
             gw.pool.close()
 
@@ -345,7 +336,7 @@ def create_app(
         settings,
         secret_lookup=env_secret_lookup(environ),
         store=store,
-        pool_path=pool_path,
+        pool_path=os.fspath(pool_path) if pool_path is not None else None,
         encoders=encoders,
         routers=routers,
         config_dir=Path(config_dir) if config_dir is not None else None,

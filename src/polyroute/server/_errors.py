@@ -14,6 +14,7 @@ body over ``max_body_bytes``                               413     invalid_reque
 client over its rate limit; upstreams rate-limited          429     rate_limit_error
 every attempt failed                                       502     upstream_error
 no deployment / circuit open / no eligible model           503     service_unavailable
+prompt encoder saturated (``EncoderSaturatedError``)       503     service_unavailable
 pool store deleted, corrupt or unreachable (admin writes)  503     service_unavailable
 upstream timeout                                           504     timeout_error
 anything unexpected                                        500     internal_error
@@ -32,6 +33,7 @@ from polyroute.exceptions import (
     CircuitOpenError,
     ConfigError,
     DataError,
+    EncoderSaturatedError,
     InvalidRequestError,
     NoEligibleModelError,
     NoHealthyDeploymentError,
@@ -114,6 +116,15 @@ def to_http_error(exc: BaseException) -> HTTPError:
         return bad_request(str(exc))
     if isinstance(exc, StoreUnavailableError):
         return HTTPError(503, str(exc), "service_unavailable", "store_unavailable")
+    if isinstance(exc, EncoderSaturatedError):
+        retry_after = str(max(1, round(exc.retry_after_s))).encode()
+        return HTTPError(
+            503,
+            str(exc),
+            "service_unavailable",
+            "encoder_saturated",
+            [(b"retry-after", retry_after)],
+        )
     if isinstance(exc, NoHealthyDeploymentError | NoEligibleModelError):
         return HTTPError(503, str(exc), "service_unavailable", "no_healthy_deployment")
     if isinstance(exc, ConfigError | PolyrouteError):
