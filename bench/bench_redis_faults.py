@@ -239,6 +239,7 @@ def run(concurrency: int, fault_s: float, steady_s: float) -> dict[str, Any]:
     return {
         "command": "python bench/bench_redis_faults.py",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
+        "load_average_1m_at_end": round(os.getloadavg()[0], 1),
         "concurrency": concurrency,
         "fault_s": fault_s,
         "phases": {name: _phase_stats(result["log"], probes, a, b) for name, a, b in edges},
@@ -265,7 +266,7 @@ def _markdown(res: dict[str, Any]) -> str:
     return "\n".join(
         [
             START,
-            "## Redis killed and Redis stalled under load",
+            "## Redis killed and Redis stalled under load (bench/bench_redis_faults.py)",
             "",
             f"Command: `{res['command']}` ({res['machine']}; gateway, upstream, redis-server, "
             f"prober and load generator share the machine). Concurrency {res['concurrency']}, "
@@ -276,7 +277,14 @@ def _markdown(res: dict[str, Any]) -> str:
             "",
             f"Recovery (Redis back until `/readyz` reports the shared state `ok`): after the kill "
             f"{rec['killed']} s, after the stall {rec['stalled']} s. Fallbacks served while Redis "
-            f"was unavailable: {res['fallbacks_at_end']}.",
+            f"was unavailable: {res['fallbacks_at_end']}. Load average at the end of the run: "
+            f"{res['load_average_1m_at_end']} (a shared machine: compare phases within this run).",
+            "",
+            "While Redis answers, a request's circuit and in-flight-count calls each wait for a "
+            "Redis round trip on the gateway's event loop (the engine calls the StateStore "
+            "synchronously; each wait is bounded by `server.state_timeout_s`), and that time is in "
+            "the baseline and recovered phases; while Redis is unavailable those calls are "
+            "per-process and wait for nothing, and rate-limit checks never block the loop.",
             END,
         ]
     )

@@ -152,7 +152,7 @@ class RedisStateStore:
         clock: Callable[[], float] = time.time,
         connect_timeout_s: float = 0.25,
         timeout_s: float = 0.1,
-        retry_interval_s: float = 0.25,
+        retry_interval_s: float = 0.1,
         rate_limit_fallback: Literal["open", "closed"] = "open",
     ) -> None:
         for name, value in (
