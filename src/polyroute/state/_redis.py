@@ -66,44 +66,10 @@ from polyroute.state._base import (
     validate_bucket,
 )
 from polyroute.state._memory import InMemoryStateStore
+from polyroute.state._redis_lua import DECR_FLOOR, PUBLISH, TAKE
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-_DECR_FLOOR = """
-local v = redis.call('DECRBY', KEYS[1], ARGV[1])
-if v < 0 then redis.call('SET', KEYS[1], 0) return 0 end
-return v
-"""
-
-_TAKE = """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
-local now = tonumber(ARGV[4])
-local data = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(data[1])
-local ts = tonumber(data[2])
-if tokens == nil or ts == nil then tokens = burst; ts = now end
-local elapsed = now - ts
-if elapsed < 0 then elapsed = 0 end
-tokens = math.min(burst, tokens + elapsed * rate)
-local retry = 0
-if n > burst then retry = -1
-elseif tokens + 1e-9 >= n then tokens = math.max(0, tokens - n)
-else retry = (n - tokens) / rate end
-if ts > now then now = ts end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
-           'ts', string.format('%.17g', now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return string.format('%.17g', retry)
-"""
-
-_PUBLISH = """
-local v = redis.call('INCR', KEYS[1])
-redis.call('PUBLISH', ARGV[1], v .. '\\n' .. ARGV[2])
-return v
-"""
 
 
 def _import_redis() -> Any:
@@ -193,9 +159,9 @@ class RedisStateStore:
                 redis.backoff.NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)
             ),
         )
-        self._decr = self._client.register_script(_DECR_FLOOR)
-        self._take = self._client.register_script(_TAKE)
-        self._publish = self._client.register_script(_PUBLISH)
+        self._decr = self._client.register_script(DECR_FLOOR)
+        self._take = self._client.register_script(TAKE)
+        self._publish = self._client.register_script(PUBLISH)
         self._lock = threading.Lock()
         self._available = True
         self._reason = ""
