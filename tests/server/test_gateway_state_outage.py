@@ -54,7 +54,7 @@ def test_redis_down_requests_still_served_and_the_fallback_is_counted(
         assert "polyroute_state_store_available 0.0" in metrics
         assert 'polyroute_state_fallbacks_total{kind="rate_limit_open"}' in metrics
         redis.start()
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + 5.0  # bench/ measures recovery; this allows a busy machine
         while http.get("/readyz").json()["checks"]["shared_state"] != "ok":
             assert time.monotonic() < deadline, "the gateway never used Redis again"
             time.sleep(0.05)  # waiting for a real server's recovery probe
@@ -94,7 +94,7 @@ def test_stalled_redis_does_not_freeze_the_gateway(
             worst_health_s = max(worst_health_s, time.monotonic() - started)
         assert worst_health_s < 0.5
         redis.resume()
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + 5.0  # bench/ measures recovery; this allows a busy machine
         while http.get("/readyz").json()["checks"]["shared_state"] != "ok":
             assert time.monotonic() < deadline, "the gateway never used Redis again"
             time.sleep(0.05)  # waiting for a real server's recovery probe
