@@ -87,7 +87,8 @@ def test_eval_and_fit_read_the_id_column_of_a_routing_file(
     data = _eval_json(capsys, "--dataset", str(pool_file), *COLUMNS, "--router", "knn")
     assert data["models"] == ["model-0", "model-1", "model-2"]  # 'id' is not a model
     art = tmp_path / "knn"
-    assert main(["fit", "knn", "--dataset", str(pool_file), *COLUMNS, "--out", str(art)]) == 0
+    argv = ["fit", "knn", "--dataset", str(pool_file), *COLUMNS, "--encoder", "hashing"]
+    assert main([*argv, "--out", str(art)]) == 0
     assert load_router(art).model_names_ == ["model-0", "model-1", "model-2"]
 
 
@@ -281,7 +282,8 @@ def test_routerdc_fitted_twice_with_default_parameters_is_the_same_router(
     arrays = []
     for run in ("a", "b"):
         argv = ["fit", "routerdc", "--dataset", str(pool_file), *COLUMNS, "--encoder", "hashing"]
-        for param in ("n_steps=20", "eval_every=10", "batch_size=32", "show_progress=false"):
+        small = ("n_steps=10", "eval_every=5", "batch_size=32", "hidden_dim=32", "embed_dim=16")
+        for param in (*small, "show_progress=false"):
             argv += ["--param", param]
         assert main([*argv, "--out", str(tmp_path / run)]) == 0
         with np.load(tmp_path / run / "arrays.npz") as saved:

@@ -262,9 +262,9 @@ class _Inputs:
             return
         from polyroute.encoders import embed_dataset, make_encoder
 
+        start = self.clock()  # loading the encoder is part of the embedding cost
         if self.encoder is None or isinstance(self.encoder, str):
             self.encoder = make_encoder(self.encoder or "minilm")
-        start = self.clock()
         self._cache[id(ds)] = embed_dataset(ds, self.encoder, **self.embed_kwargs)
         self.embed_time_s[label] = self.clock() - start
 
