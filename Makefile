@@ -33,7 +33,9 @@ $(LEAN)/.installed: $(SOURCES)
 run: lean
 	$(LEAN)/bin/polyroute serve
 
-test: lint typecheck pytest lean-test
+# -k: every check runs and reports even when an earlier one fails; the exit status is still non-zero
+test:
+	$(MAKE) --no-print-directory -k lint typecheck pytest lean-test
 
 lint: install
 	$(BIN)/ruff format --check src tests bench

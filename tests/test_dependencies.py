@@ -26,7 +26,6 @@ IMPORT_NAME = {
 NOT_IMPORTED = {
     "uvloop": "uvicorn's event loop (cli/_serve.py asks for loop='uvloop')",
     "pyarrow": "pandas' parquet engine (data/_generic.py)",
-    "psycopg": "the PostgreSQL state store and its tests",
     "starlette": "the server's HTTP layer (server/ is moving onto it; drop this line then)",
     "pytest": "test runner",
     "pytest-xdist": "test runner plugin",
