@@ -1,15 +1,28 @@
 """Learning from the gateway's own traffic: decision log, feedback, calibration, replay, spend."""
 
+from polyroute.traffic._calibrate import Calibration, OperatingPoint, calibrate, sweep
+from polyroute.traffic._frame import TrafficFrame, frame_from_records
 from polyroute.traffic._record import DecisionRecord, prompt_digest, usage_cost_usd
+from polyroute.traffic._replay import Figure, ReplayReport, ReplaySide, replay
 from polyroute.traffic._store import LogStore, SQLiteLogStore
 from polyroute.traffic._writer import DecisionLog, LogStats
 
 __all__ = [
+    "Calibration",
     "DecisionLog",
     "DecisionRecord",
+    "Figure",
     "LogStats",
     "LogStore",
+    "OperatingPoint",
+    "ReplayReport",
+    "ReplaySide",
     "SQLiteLogStore",
+    "TrafficFrame",
+    "calibrate",
+    "frame_from_records",
     "prompt_digest",
+    "replay",
+    "sweep",
     "usage_cost_usd",
 ]
