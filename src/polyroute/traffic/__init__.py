@@ -2,6 +2,12 @@
 
 from polyroute.traffic._calibrate import Calibration, OperatingPoint, calibrate, sweep
 from polyroute.traffic._frame import TrafficFrame, frame_from_records
+from polyroute.traffic._online import (
+    FeedbackCounts,
+    OnlineSettings,
+    add_outcome,
+    apply_feedback,
+)
 from polyroute.traffic._record import DecisionRecord, prompt_digest, usage_cost_usd
 from polyroute.traffic._replay import Figure, ReplayReport, ReplaySide, replay
 from polyroute.traffic._store import LogStore, SQLiteLogStore
@@ -11,14 +17,18 @@ __all__ = [
     "Calibration",
     "DecisionLog",
     "DecisionRecord",
+    "FeedbackCounts",
     "Figure",
     "LogStats",
     "LogStore",
+    "OnlineSettings",
     "OperatingPoint",
     "ReplayReport",
     "ReplaySide",
     "SQLiteLogStore",
     "TrafficFrame",
+    "add_outcome",
+    "apply_feedback",
     "calibrate",
     "frame_from_records",
     "prompt_digest",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from polyroute.exceptions import DataError
+from polyroute.traffic._online import FeedbackCounts, OnlineSettings, add_outcome
 from polyroute.traffic._record import DecisionRecord
 
 _SCHEMA = """
@@ -33,6 +34,10 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time_s);
 CREATE TABLE IF NOT EXISTS feedback (
     request_id TEXT PRIMARY KEY, score REAL NOT NULL, time_s REAL NOT NULL, source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS profile_events (profile TEXT PRIMARY KEY, event INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS profile_feedback (
+    profile TEXT NOT NULL, model TEXT NOT NULL, errors BLOB NOT NULL, counts BLOB NOT NULL,
+    event INTEGER NOT NULL, PRIMARY KEY (profile, model));
 """
 _COLUMNS = (
     "request_id, time_s, key_id, profile, cost_weight, model, deployment, candidates, support, "
@@ -61,6 +66,17 @@ class LogStore(ABC):
     @abstractmethod
     def set_feedback(self, request_id: str, score: float, *, source: str) -> None:
         """Record (or replace) the graded outcome of a request."""
+
+    @abstractmethod
+    def feedback_counts(self, profile: str) -> tuple[int, dict[str, FeedbackCounts]]:
+        """The profile's feedback event index and each model's stored (undecayed) counts."""
+
+    @abstractmethod
+    def record_outcome(
+        self, profile: str, model: str, *, n_cells: int, cell: int, score: float,
+        settings: OnlineSettings,
+    ) -> int:  # fmt: skip
+        """Add one graded outcome to ``model``'s counts atomically; returns the new event index."""
 
     @abstractmethod
     def prune(self, now_s: float) -> int:
@@ -168,6 +184,61 @@ class SQLiteLogStore(LogStore):
                 "VALUES (?, ?, ?, ?)",
                 (request_id, float(score), time.time(), source),
             )
+
+    def feedback_counts(self, profile: str) -> tuple[int, dict[str, FeedbackCounts]]:
+        with self._db() as db:
+            row = db.execute(
+                "SELECT event FROM profile_events WHERE profile = ?", (profile,)
+            ).fetchone()
+            rows = db.execute(
+                "SELECT model, errors, counts, event FROM profile_feedback WHERE profile = ?",
+                (profile,),
+            ).fetchall()
+        counts = {
+            m: FeedbackCounts(np.frombuffer(e, np.float64), np.frombuffer(c, np.float64), ev)
+            for m, e, c, ev in rows
+        }
+        return (int(row[0]) if row else 0), counts
+
+    def record_outcome(
+        self, profile: str, model: str, *, n_cells: int, cell: int, score: float,
+        settings: OnlineSettings,
+    ) -> int:  # fmt: skip
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")  # replicas sharing the file serialise here
+            try:
+                row = db.execute(
+                    "SELECT event FROM profile_events WHERE profile = ?", (profile,)
+                ).fetchone()
+                event = (int(row[0]) if row else 0) + 1
+                old = db.execute(
+                    "SELECT errors, counts, event FROM profile_feedback "
+                    "WHERE profile = ? AND model = ?",
+                    (profile, model),
+                ).fetchone()
+                current = None
+                if old is not None:
+                    current = FeedbackCounts(
+                        np.frombuffer(old[0], np.float64), np.frombuffer(old[1], np.float64), old[2]
+                    )
+                new = add_outcome(
+                    current, n_cells=n_cells, cell=cell, score=score, event=event,
+                    settings=settings,
+                )  # fmt: skip
+                db.execute(
+                    "INSERT OR REPLACE INTO profile_events (profile, event) VALUES (?, ?)",
+                    (profile, event),
+                )
+                db.execute(
+                    "INSERT OR REPLACE INTO profile_feedback "
+                    "(profile, model, errors, counts, event) VALUES (?, ?, ?, ?, ?)",
+                    (profile, model, new.errors.tobytes(), new.counts.tobytes(), event),
+                )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return event
 
     def prune(self, now_s: float) -> int:
         removed = 0
