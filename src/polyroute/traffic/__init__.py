@@ -1,5 +1,6 @@
 """Learning from the gateway's own traffic: decision log, feedback, calibration, replay, spend."""
 
+from polyroute.traffic._budget import Budget, SpendTracker
 from polyroute.traffic._calibrate import Calibration, OperatingPoint, calibrate, sweep
 from polyroute.traffic._frame import TrafficFrame, frame_from_records
 from polyroute.traffic._online import (
@@ -14,6 +15,7 @@ from polyroute.traffic._store import LogStore, SQLiteLogStore
 from polyroute.traffic._writer import DecisionLog, LogStats
 
 __all__ = [
+    "Budget",
     "Calibration",
     "DecisionLog",
     "DecisionRecord",
@@ -26,6 +28,7 @@ __all__ = [
     "ReplayReport",
     "ReplaySide",
     "SQLiteLogStore",
+    "SpendTracker",
     "TrafficFrame",
     "add_outcome",
     "apply_feedback",

@@ -49,8 +49,13 @@ def sweep(
     *,
     charged_costs: Array | None = None,
     cost_weights: Sequence[float] | None = None,
+    n_cost_weights: int = 200,
 ) -> list[OperatingPoint]:
-    """Operating points (λ increasing) of ``scores`` / costs of shape (n, m) or (m,)."""
+    """Operating points (λ increasing) of ``scores`` / costs of shape (n, m) or (m,).
+
+    The default λ grid (``n_cost_weights`` values) runs from 0 to where every prompt goes to
+    the cheapest model (:func:`polyroute.evaluation.default_cost_weights`).
+    """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[0] == 0:
         raise DataError(f"scores must be (n_prompts >= 1, n_models); found shape {scores.shape}")
@@ -60,7 +65,7 @@ def sweep(
     lambdas = (
         np.sort(np.asarray(cost_weights, dtype=np.float64))
         if cost_weights is not None
-        else default_cost_weights(scores, relative_costs(decision), n=200)
+        else default_cost_weights(scores, relative_costs(decision), n=n_cost_weights)
     )
     rows = np.arange(n)
     points = []
