@@ -69,6 +69,7 @@ def test_relative_costs_divide_by_the_dearest_candidate() -> None:
     mask = np.array([True, False, False, True])
     assert relative_costs(costs, mask).tolist() == [0.5, 2.0, 1.0, 1.0]
     assert relative_costs(np.zeros(3)).tolist() == [0.0, 0.0, 0.0]
+    assert relative_costs(np.zeros(0)).shape == (0,)  # an empty candidate set
     per_query = relative_costs(np.array([[1.0, 2.0], [4.0, 1.0]]))
     assert per_query.tolist() == [[0.5, 1.0], [1.0, 0.25]]
 

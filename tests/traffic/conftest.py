@@ -7,23 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from traffic_helpers import COSTS, MODELS, prompts
 
 from polyroute.encoders import HashingEncoder
 from polyroute.routers import BaseRouter, make_router, select
 from polyroute.traffic import DecisionRecord, SQLiteLogStore, prompt_digest
-
-MODELS = ("math-pro", "poet", "cheap")
-COSTS = np.array([0.01, 0.005, 0.0001])
-
-
-def prompts(n: int, offset: int = 0) -> list[str]:
-    out = []
-    for i in range(offset, offset + n):
-        if i % 2:
-            out.append(f"solve the equation x + {i} = {2 * i} and compute the integral")
-        else:
-            out.append(f"write a poem about the moon and the sea number {i}")
-    return out
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import prompts
+from traffic_helpers import prompts
 
 from polyroute.encoders import HashingEncoder
 from polyroute.exceptions import DataError

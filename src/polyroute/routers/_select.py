@@ -41,6 +41,8 @@ def relative_costs(costs: Array, candidates: Array | None = None) -> Array:
     [0.25, 1.0, 1.0]
     """
     cost = np.asarray(costs, dtype=np.float64)
+    if cost.shape[-1] == 0:
+        return cost.copy()
     known = np.isfinite(cost)
     if candidates is not None:
         known = known & np.asarray(candidates, dtype=bool)
