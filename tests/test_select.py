@@ -92,3 +92,12 @@ def test_rank_top1_matches_full_sort_on_random_ties() -> None:
     rel = relative_costs(rng.integers(1, 4, 6).astype(float))
     for lam in (0.0, 0.5, 2.0):
         assert (rank(scores, rel, lam, top=1)[:, 0] == rank(scores, rel, lam)[:, 0]).all()
+
+
+def test_rank_top_k_partial_sort_matches_the_full_sort() -> None:
+    rng = np.random.default_rng(2)
+    scores = rng.integers(0, 5, (1, 300)) / 4.0  # many ties at the boundary
+    rel = relative_costs(rng.integers(1, 6, 300).astype(float))
+    full = rank(scores, rel, 0.3)
+    for k in (1, 3, 10, 74):
+        assert rank(scores, rel, 0.3, top=k).tolist() == full[:, :k].tolist()

@@ -108,7 +108,8 @@ def learned(
     """
     scores = np.asarray(scores_row, dtype=np.float64)[cset.columns]
     rel = cset.relative_cost
-    ranked = rank(scores[None, :], rel, lam)[0]  # the one decision rule (routers/_select.py)
+    # the one decision rule (routers/_select.py); a partial sort when the pool is large
+    ranked = rank(scores[None, :], rel, lam, top=max(1, profile.max_models))[0]
     choice = int(ranked[0])
     util = utility(scores, rel, lam)
     if not np.isfinite(util[choice]):

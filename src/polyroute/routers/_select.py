@@ -105,6 +105,12 @@ def rank(
         tie_cost = np.where(u == best, cost, np.inf)
         first: Array = tie_cost.argmin(axis=1)[:, None]
         return first
+    if top is not None and n == 1 and m > 4 * top:  # one prompt, many models: partial sort
+        row, c = u[0], cost[0]
+        kth = np.partition(row, m - top)[m - top]  # the top-th largest utility
+        keep = np.flatnonzero(row >= kth)  # ties at the boundary all stay in
+        sub = np.lexsort((keep, c[keep], -row[keep]))
+        return keep[sub][:top][None, :]
     cols = np.broadcast_to(np.arange(m), (n, m))
     order = np.lexsort((cols, cost, -u), axis=-1)
     return order if top is None else order[:, :top]
