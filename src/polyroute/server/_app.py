@@ -45,7 +45,7 @@ from polyroute.server._http import (
 from polyroute.server._metrics import GatewayMetrics
 from polyroute.server._traffic import feedback, spend
 from polyroute.state import InMemoryStateStore, RedisStateStore, StateStore
-from polyroute.traffic import TrafficRecorder
+from polyroute.traffic import LogStore, TrafficRecorder
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("polyroute.access")
@@ -113,12 +113,13 @@ def _make_store(settings: GatewaySettings) -> StateStore:
     return InMemoryStateStore()
 
 
-def _make_traffic(s: GatewaySettings, config_dir: Path | None) -> TrafficRecorder | None:
+def _make_traffic(
+    s: GatewaySettings, config_dir: Path | None, store: LogStore | None
+) -> TrafficRecorder | None:
     t = s.traffic
     if not t.log and not t.budgets:
         return None
-    store = None
-    if t.log:
+    if t.log and store is None:
         from polyroute.traffic import SQLiteLogStore
 
         path = Path(t.log_path).expanduser()
@@ -145,8 +146,10 @@ class GatewayApp:
         encoders: Mapping[str, Any] | None = None,
         routers: Mapping[str, BaseRouter] | None = None,
         config_dir: Path | None = None,
+        log_store: LogStore | None = None,
     ) -> None:
         self.settings = settings
+        self._log_store = log_store
         self._secret_lookup = secret_lookup
         self._store = store
         self._pool_path = pool_path
@@ -173,7 +176,7 @@ class GatewayApp:
         if pool.seed(s.models):
             logger.info("pool seeded from config with %d models (%s)", len(s.models), path)
         metrics = GatewayMetrics()
-        traffic = _make_traffic(s, self._config_dir)
+        traffic = _make_traffic(s, self._config_dir, self._log_store)
         upstream = make_upstream(
             s.server.upstream_client, connect_timeout_s=s.retry.connect_timeout_s
         )
@@ -335,6 +338,7 @@ def create_app(
     encoders: Mapping[str, Any] | None = None,
     routers: Mapping[str, BaseRouter] | None = None,
     config_dir: str | os.PathLike[str] | None = None,
+    log_store: LogStore | None = None,
 ) -> GatewayApp:
     """Build the gateway ASGI app.
 
@@ -352,6 +356,8 @@ def create_app(
         Pre-built encoders by name / routers by profile name (tests, embedding).
     config_dir : path, optional
         Base for relative router paths in the config.
+    log_store : LogStore, optional
+        Decision-log store (default: SQLite at ``traffic.log_path`` when ``traffic.log``).
 
     Returns
     -------
@@ -371,6 +377,7 @@ def create_app(
         encoders=encoders,
         routers=routers,
         config_dir=Path(config_dir) if config_dir is not None else None,
+        log_store=log_store,
     )
 
 

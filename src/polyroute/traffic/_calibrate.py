@@ -3,7 +3,8 @@
 One prediction per prompt, then the decision (:func:`polyroute.routers.select`, relative costs)
 re-run for every λ of a grid; the target picks the operating point:
 
-* ``target_cost_per_1k``: the best-quality point whose cost per 1,000 requests is within budget;
+* ``target_cost_per_1k``: the dearest point whose cost per 1,000 requests is within the target
+  (as λ rises, cost and predicted quality fall together);
 * ``target_share`` (model, share): the point whose share of that model is closest;
 * ``min_quality``: the cheapest point whose predicted quality is at least that.
 """
@@ -106,7 +107,8 @@ def calibrate(
     pts = sorted(points, key=lambda p: p.cost_weight)
     if target_cost_per_1k is not None:
         ok = [p for p in pts if p.cost_per_1k_usd <= target_cost_per_1k * (1 + 1e-9)]
-        best = max(ok, key=lambda p: (p.quality, -p.cost_weight)) if ok else None
+        # the dearest point within the target (quality falls with cost), so spend lands on it
+        best = max(ok, key=lambda p: (p.cost_per_1k_usd, p.quality)) if ok else None
         fallback = min(pts, key=lambda p: p.cost_per_1k_usd)
         return Calibration(
             f"cost per 1k requests <= ${target_cost_per_1k:g}", best or fallback, bool(ok), pts

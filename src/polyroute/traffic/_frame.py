@@ -26,7 +26,7 @@ class TrafficFrame:
         Per-query USD cost the gateway decided with (the models' routing cost estimates).
     charged_costs : array, shape (n, m)
         What answering costs: the estimates × each model's logged ratio of usage cost to estimate
-        (1 where a model has no logged usage).
+        (the median ratio of the other models where a model has no logged usage).
     chosen : int array, shape (n,)
     cost_weights : array, shape (n,)
     feedback : array, shape (n,)
@@ -74,12 +74,15 @@ def frame_from_records(records: Sequence[DecisionRecord]) -> TrafficFrame:
             est[i, col[name]] = c
     chosen = np.array([col[r.model] for r in usable])
     actual = np.array([np.nan if r.cost_usd is None else r.cost_usd for r in usable])
-    ratio = np.ones(m)
+    ratio = np.full(m, np.nan)
     chosen_est = est[np.arange(n), chosen]
     for j in range(m):
         rows = (chosen == j) & np.isfinite(actual) & (chosen_est > 0)
         if rows.any():
             ratio[j] = float(actual[rows].sum() / chosen_est[rows].sum())
+    # a model that never answered: the typical ratio of those that did (1 when none did)
+    seen = np.isfinite(ratio)
+    ratio[~seen] = float(np.median(ratio[seen])) if seen.any() else 1.0
     return TrafficFrame(
         model_names=names,
         scores=scores,

@@ -4,8 +4,8 @@ prompt's cluster, with exponentially decaying counts so that a profile follows d
 UniRoute keeps a profile as per-cluster counts (errors, prompts), so feedback is more counts.
 Deviations, for live traffic:
 
-* **Decay.** Each new outcome of a model multiplies that model's feedback counts by ``decay``
-  (the profile follows the model's recent answers), and every feedback event of the gateway
+* **Decay.** Each new outcome of a model in a cell multiplies that cell's feedback counts by
+  ``decay`` (the cell follows the model's recent answers there), and every feedback event of the gateway
   profile (any model) multiplies all counts by ``forget``: a model that stops being chosen, and
   so stops getting feedback, slowly drifts back to its validation profile, is tried again, and
   its fresh feedback shows whether it has recovered.
@@ -84,9 +84,10 @@ def add_outcome(
     if current is None or current.errors.shape != (n_cells,):
         current = FeedbackCounts(np.zeros(n_cells), np.zeros(n_cells), event)
     now = current.at(event, settings.forget)
-    errors, counts = now.errors * settings.decay, now.counts * settings.decay
-    errors[cell] += 1.0 - score
-    counts[cell] += 1.0
+    errors, counts = now.errors.copy(), now.counts.copy()
+    # decay the cell's own history only: a model's other cells keep their (rarer) outcomes
+    errors[cell] = errors[cell] * settings.decay + (1.0 - score)
+    counts[cell] = counts[cell] * settings.decay + 1.0
     return FeedbackCounts(errors, counts, event)
 
 
