@@ -37,6 +37,7 @@ from polyroute.traffic import SQLiteLogStore, calibrate, frame_from_records, swe
 KEY = "sk-sim"
 ENCODER = "minilm-static"
 OUT = Path("docs/results")
+ONLINE: dict[str, float] = {}
 
 
 def _prices() -> dict[str, dict[str, float]]:
@@ -158,7 +159,7 @@ def drift(
 
     fair_before, fair_share = fair(1.0), fair(1.0 - flip)
     before_share = float(np.mean(base_choice == victim))
-    sim = Sim(router, names, {})
+    sim = Sim(router, names, {"online_profiles": ONLINE})
     chosen = np.empty(n, dtype=np.int64)
     order = rng.integers(0, len(test.prompts), n)
     t0 = time.perf_counter()
@@ -269,7 +270,11 @@ def main() -> int:
     ap.add_argument("--n-drift", type=int, default=2400)
     ap.add_argument("--n-calib", type=int, default=1600)
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--decay", type=float, default=0.95, help="online profiles: decay per outcome")
+    ap.add_argument("--forget", type=float, default=0.995, help="online profiles: per event")
     args = ap.parse_args()
+    global ONLINE
+    ONLINE = {"decay": args.decay, "forget": args.forget}
     rng = np.random.default_rng(0)
     ds = load_dataset("routerbench")
     train, test = ds.split("train"), ds.split("test")
