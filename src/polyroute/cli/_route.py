@@ -141,6 +141,8 @@ def explain(
 
     scores = np.asarray(router.predict_scores(X), dtype=np.float64)[0]
     names = list(router.model_names_)
+    if candidates:
+        router.model_index(candidates)  # unknown names: a DataError listing the known ones
     allowed = set(candidates) if candidates else set(names)
     mask = np.array([n in allowed for n in names])
     cost = np.zeros(len(names)) if costs is None else costs
