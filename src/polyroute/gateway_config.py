@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from polyroute.exceptions import ConfigError
+from polyroute.traffic._settings import TrafficSettings
 
 ENV_PREFIX = "POLYROUTE_"
 BUILTIN_ROUTER = "builtin:default"
@@ -278,6 +279,8 @@ class GatewaySettings(_Frozen):
     retry: RetrySettings = RetrySettings()
     circuit: CircuitSettings = CircuitSettings()
     security: SecuritySettings = SecuritySettings()
+    #: Decision log, feedback, online profiles, spend and budgets (docs/traffic.md).
+    traffic: TrafficSettings = TrafficSettings()
 
     @model_validator(mode="after")
     def _check_names(self) -> GatewaySettings:

@@ -42,21 +42,33 @@ def _curve(costs: list[float], qualities: list[float]) -> DeferralCurve:
 
 
 def test_oracle_deferral_curve_by_hand() -> None:
+    # relative costs: A 1/3, B 1 (cost / dearest)
     # lambda = 0: argmax per row, ties to the cheaper model: q0 -> A, q1 -> B, q2 -> B, q3 -> A
     #   quality (1 + 1 + 1 + 0) / 4 = 0.75, cost (1 + 3 + 3 + 1) / 4 = 2.0
-    # lambda = 0.4: B wins q1/q2 while 1 - 3*0.4 = -0.2 > 0 - 0.4 -> same point
-    # lambda = 0.6: 1 - 1.8 = -0.8 < -0.6 -> all A: quality 0.25, cost 1.0
-    curve = deferral_curve(Y, Y, COSTS, cost_weights=[0.6, 0.0, 0.4])
-    assert curve.cost_weights.tolist() == [0.0, 0.4, 0.6]
+    # lambda = 1.2: B wins q1/q2 while 1 - 1.2 = -0.2 > 0 - 0.4 -> same point
+    # lambda = 1.8: 1 - 1.8 = -0.8 < -0.6 -> all A: quality 0.25, cost 1.0
+    curve = deferral_curve(Y, Y, COSTS, cost_weights=[1.8, 0.0, 1.2])
+    assert curve.cost_weights.tolist() == [0.0, 1.2, 1.8]
     assert curve.choices.tolist() == [[0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]]
     np.testing.assert_allclose(curve.qualities, [0.75, 0.75, 0.25])
     np.testing.assert_allclose(curve.costs, [2.0, 2.0, 1.0])
 
 
+def test_the_curve_does_not_depend_on_the_cost_unit() -> None:
+    rng = np.random.default_rng(0)
+    Yr = (rng.random((60, 3)) < [0.3, 0.6, 0.8]).astype(float)
+    pred = np.clip(Yr + rng.normal(0, 0.4, Yr.shape), 0, 1)
+    usd = np.array([0.001, 0.004, 0.02])
+    a = deferral_curve(pred, Yr, usd)
+    b = deferral_curve(pred, Yr, usd * 1e6)
+    assert (a.choices == b.choices).all()
+    np.testing.assert_allclose(a.costs * 1e6, b.costs)
+
+
 def test_area_of_oracle_curve_by_hand() -> None:
     # frontier (1, .25), (2, .75); x = (c - 1) / (3 - 1) -> (0, .25), (.5, .75)
     # area = .5 * (.25 + .75) / 2 + .75 * (1 - .5) = .25 + .375 = .625
-    curve = deferral_curve(Y, Y, COSTS, cost_weights=[0.0, 0.6])
+    curve = deferral_curve(Y, Y, COSTS, cost_weights=[0.0, 1.8])
     assert area_under_curve(curve, cost_min=1.0, cost_max=3.0) == pytest.approx(0.625)
 
 

@@ -38,6 +38,15 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "polyroute.cli._serve",
         "run gateway + fake upstreams replaying RouterBench answers, show routing",
     ),
+    "calibrate": (
+        "polyroute.cli._traffic",
+        "choose λ for a target cost, model share or quality on your own traffic",
+    ),
+    "replay": (
+        "polyroute.cli._traffic",
+        "what another router or λ would have chosen on logged traffic",
+    ),
+    "feedback": ("polyroute.cli._traffic", "graded outcomes of logged requests"),
 }
 
 

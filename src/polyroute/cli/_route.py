@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "route",
         help="choose the model for one prompt and explain the choice",
         description="Embed the prompt, predict each model's quality, and choose "
-        "argmax(quality − λ·cost) among the candidates. Prints the top candidates with predicted "
+        "argmax(quality − λ·relative cost) among the candidates. Prints the top candidates with predicted "
         "quality, cost and utility (and the prompt's cluster for cluster routers).",
     )
     p.add_argument("prompt", help="the prompt text")
@@ -39,7 +39,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=float,
         default=0.0,
         metavar="λ",
-        help="quality-cost trade-off λ (default 0: quality only)",
+        help="quality-cost trade-off λ on relative costs (cost / dearest candidate's), the "
+        "gateway's scale: 0.3 = 0.3 of quality is worth the dearest candidate's price "
+        "(default 0: quality only)",
     )
     p.add_argument("--candidates", help="comma-separated model names to choose from")
     p.add_argument(
@@ -135,26 +137,34 @@ def explain(
     """The decision for one prompt with its reasons, as plain data."""
     if router.uses_test_labels:
         raise ConfigError(f"{type(router).__name__} reads test labels; it cannot route new prompts")
+    from polyroute.routers import rank, relative_costs, utility
+
     scores = np.asarray(router.predict_scores(X), dtype=np.float64)[0]
-    choice = int(router.route(X, costs, cost_weight=cost_weight, candidates=candidates)[0])
     names = list(router.model_names_)
+    if candidates:
+        router.model_index(candidates)  # unknown names: a DataError listing the known ones
     allowed = set(candidates) if candidates else set(names)
+    mask = np.array([n in allowed for n in names])
     cost = np.zeros(len(names)) if costs is None else costs
-    utility = scores - cost_weight * cost
+    rel = relative_costs(cost, mask)
+    order = rank(scores[None, :], rel, cost_weight, candidates=mask)[0]
+    util = utility(scores, rel, cost_weight)
     rows = [
         {
             "model": names[i],
             "predicted_quality": round(float(scores[i]), 4),
             "cost": None if costs is None else float(cost[i]),
-            "utility": round(float(utility[i]), 4),
+            "relative_cost": round(float(rel[i]), 4),
+            "utility": round(float(util[i]), 4),
         }
-        for i in np.argsort(-utility, kind="stable")
+        for i in order
         if names[i] in allowed
     ]
     out: dict[str, Any] = {
-        "model": names[choice],
+        "model": rows[0]["model"],
         "cost_weight": cost_weight,
-        "rule": "argmax predicted_quality − cost_weight·cost over the candidates",
+        "rule": "argmax predicted_quality − cost_weight·relative_cost over the candidates "
+        "(relative_cost = cost / the dearest candidate's cost)",
         "n_candidates": len(allowed),
         "top": rows[: max(1, top)],
         "encoder": getattr(router, "encoder_", None),
@@ -195,18 +205,18 @@ def _cmd_route(args: argparse.Namespace) -> int:
         return 0
     print(f"chosen: {info['model']}")
     print(
-        f"why: highest predicted quality − λ·cost among {info['n_candidates']} candidate(s), "
+        f"why: highest predicted quality − λ·relative cost among {info['n_candidates']} candidate(s), "
         f"λ = {args.cost_weight:g} ({info['router']}, encoder {info['encoder']})"
         + (f"; prompt cluster {info['cluster']}" if "cluster" in info else "")
     )
     width = max(len(r["model"]) for r in info["top"])
-    print(f"  {'model':<{width}}  {'quality':>8}  {'cost':>10}  {'utility':>8}")
+    print(f"  {'model':<{width}}  {'quality':>8}  {'cost':>10}  {'rel.cost':>8}  {'utility':>8}")
     for r in info["top"]:
         mark = "*" if r["model"] == info["model"] else " "
         cost = "—" if r["cost"] is None else f"{r['cost']:.4g}"
         print(
             f"{mark} {r['model']:<{width}}  {r['predicted_quality']:>8.4f}  {cost:>10}  "
-            f"{r['utility']:>8.4f}"
+            f"{r['relative_cost']:>8.4f}  {r['utility']:>8.4f}"
         )
     if "note" in info:
         print(f"note: {info['note']}")

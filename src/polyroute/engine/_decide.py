@@ -16,7 +16,7 @@ from polyroute.engine._types import CandidateTable, RouteDecision
 from polyroute.engine._view import CandidateSet, PoolView
 from polyroute.exceptions import InvalidRequestError, NoEligibleModelError
 from polyroute.gateway_config import ContextRule, RoutingProfile
-from polyroute.routers import select
+from polyroute.routers import rank, utility
 
 
 def cost_weight(profile: RoutingProfile, asked: float | None) -> float:
@@ -102,21 +102,26 @@ def learned(
     rule: str | None,
     language: str | None,
 ) -> RouteDecision:
-    """The choice of :func:`~polyroute.routers.select` over ``cset``, fallbacks by utility.
+    """The first of :func:`~polyroute.routers.rank` over ``cset``; fallbacks in rank order.
 
     ``scores_row`` is the router's predicted quality for every model it knows (one prompt).
     """
     scores = np.asarray(scores_row, dtype=np.float64)[cset.columns]
     rel = cset.relative_cost
-    choice = int(select(scores[None, :], rel, cost_weight=lam)[0])
-    utility = scores - lam * rel
+    # the one decision rule (routers/_select.py); a partial sort when the pool is large
+    ranked = rank(scores[None, :], rel, lam, top=max(1, profile.max_models))[0]
+    choice = int(ranked[0])
+    util = utility(scores, rel, lam)
+    if not np.isfinite(util[choice]):
+        raise NoEligibleModelError(
+            f"profile {profile.name!r}: the router predicts no quality for any candidate"
+        )
     models = cset.models
     chosen = models[choice]
     if profile.fallbacks is not None:
         order = _dedupe([chosen, *profile.fallbacks])
-    else:  # the best-utility models after the choice (NaN utilities sort last)
-        ranked = np.argsort(-utility, kind="stable")[: profile.max_models + 1]
-        order = [chosen, *(models[j] for j in ranked.tolist() if j != choice)]
+    else:  # the next models in rank order (models without a prediction come last)
+        order = [models[j] for j in ranked[: profile.max_models].tolist()]
     where = f" in cluster {cluster}" if cluster is not None else ""
     reason = (
         f"{router_name}: best quality - {lam:g} x relative cost{where} "
@@ -131,7 +136,7 @@ def learned(
         reason=reason,
         cost_weight=lam,
         order=tuple(order[: profile.max_models]),
-        table=CandidateTable(models, scores, cset.cost_usd, rel, utility, cset.has_deployments),
+        table=CandidateTable(models, scores, cset.cost_usd, rel, util, cset.has_deployments),
         cluster=cluster,
         rule=rule,
         language=language,

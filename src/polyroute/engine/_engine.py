@@ -12,6 +12,7 @@ makes the next request build a new view; requests in flight keep the view they s
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
@@ -80,6 +81,9 @@ class RoutingEngine:
     poll_interval_s : float
         How often the pool file's version and the router artifacts' mtimes are checked (changes
         made by other processes; changes published on ``store`` apply at once).
+    router_overlay : callable, optional
+        ``overlay(profile_name, router) -> router`` applied before each learned decision (the
+        gateway's online profiles from feedback, :mod:`polyroute.traffic`).
     """
 
     def __init__(
@@ -96,8 +100,10 @@ class RoutingEngine:
         config_dir: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
         poll_interval_s: float = 1.0,
+        router_overlay: Callable[[str, BaseRouter], BaseRouter] | None = None,
     ) -> None:
         self.settings = settings
+        self._router_overlay = router_overlay
         self.pool = pool
         self.store = store
         self.upstream = upstream
@@ -275,8 +281,10 @@ class RoutingEngine:
 
     def _conclude(self, step: _Learned, X: np.ndarray) -> RouteDecision:
         router = step.view.routers[step.profile.name]
+        if self._router_overlay is not None:  # online profiles from feedback
+            router = self._router_overlay(step.profile.name, router)
         scores = router.predict_scores(X)[0]
-        return _decide.learned(
+        decision = _decide.learned(
             step.profile,
             step.candidates,
             step.cost_weight,
@@ -287,6 +295,7 @@ class RoutingEngine:
             rule=step.rule,
             language=step.language,
         )
+        return dataclasses.replace(decision, embedding=X[0])
 
     # ------------------------------------------------------------------ delivery
     async def complete(

@@ -119,6 +119,8 @@ class RouteDecision:
     rule: str | None = None
     language: str | None = None
     view: PoolView | None = field(default=None, repr=False, compare=False)
+    #: The prompt's embedding (learned decisions; the decision log keeps it).
+    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def candidates(self) -> tuple[Candidate, ...]:

@@ -24,7 +24,7 @@ from polyroute.engine._delivery import ModelRoute
 from polyroute.exceptions import ConfigError, DataError
 from polyroute.gateway_config import BUILTIN_ROUTER, ModelSettings, RoutingProfile
 from polyroute.pool import PoolSnapshot
-from polyroute.routers import BaseRouter, fill_unknown_costs, load_router
+from polyroute.routers import BaseRouter, load_router, relative_costs
 from polyroute.state import StateStore
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class CandidateSet:
     """A profile's candidate models on one view, with what the decision needs as arrays.
 
     ``columns`` index the router's score matrix; ``relative_cost`` is cost over the dearest
-    candidate (unknown costs count as the dearest, see :func:`fill_unknown_costs`).
+    candidate (unknown costs count as the dearest, see :func:`polyroute.routers.relative_costs`).
     """
 
     models: tuple[str, ...]
@@ -101,8 +101,7 @@ class PoolView:
             names = [m for m in narrowed if m in self.snapshot.models]
         router = self.routers[profile.name]
         costs = np.array([self.snapshot.models[m].routing_cost_usd() for m in names], dtype=float)
-        top = np.nanmax(costs) if np.isfinite(costs).any() else 0.0
-        rel = fill_unknown_costs(costs / top) if top > 0 else np.zeros_like(costs)
+        rel = relative_costs(costs)
         built = CandidateSet(
             models=tuple(names),
             columns=router.model_index(names) if names else np.zeros(0, dtype=np.int64),

@@ -7,8 +7,9 @@ Everything here is pure numpy over matrices: ``pred_scores`` (what a router pred
 Conventions shared by every metric
 ----------------------------------
 * A *deferral curve* is traced by sweeping the cost weight λ of the routing rule
-  ``argmax_m pred_scores[q, m] − λ·decision_costs[m]`` (:func:`polyroute.routers.select`); each λ
-  gives one operating point (mean cost per query, mean quality per query).
+  ``argmax_m pred_scores[q, m] − λ·decision_costs[m] / max(decision_costs)``
+  (:func:`polyroute.routers.select`, λ on the relative-cost scale); each λ gives one operating
+  point (mean cost per query, mean quality per query).
 * A model with no result for a query (``Y_true`` NaN) is not eligible for that query during
   evaluation; a query on which no model has a result scores 0 whoever is chosen.
 * Any two operating points can be mixed (route a random share of the traffic with each λ), so
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from polyroute.exceptions import DataError
-from polyroute.routers._select import select
+from polyroute.routers._select import relative_costs, select
 
 Array = np.ndarray
 
@@ -171,6 +172,9 @@ def deferral_curve(
             raise DataError(
                 f"decision_costs has shape {decision.shape}; expected ({m},) or ({n}, {m})"
             )
+    # λ is on the relative-cost scale (routers/_select.py); the default grid follows it, so the
+    # swept operating points are the same whatever unit the costs are in.
+    decision = relative_costs(decision)
     if cost_weights is None:
         lambdas = default_cost_weights(pred, decision)
     else:

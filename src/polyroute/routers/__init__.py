@@ -13,7 +13,7 @@ from polyroute.routers._knn import KNNRouter
 from polyroute.routers._mlp import LinearRouter, MLPRouter
 from polyroute.routers._registry import available_routers, load_router, make_router, router_class
 from polyroute.routers._routerdc import ContrastiveRouter
-from polyroute.routers._select import fill_unknown_costs, select
+from polyroute.routers._select import rank, relative_costs, select, utility
 from polyroute.routers._uniroute import ClusterRouter, LearnedMapRouter
 
 __all__ = [
@@ -31,9 +31,11 @@ __all__ = [
     "TaskOracleRouter",
     "ZeroRouter",
     "available_routers",
-    "fill_unknown_costs",
     "load_router",
     "make_router",
+    "rank",
+    "relative_costs",
     "router_class",
     "select",
+    "utility",
 ]

@@ -43,7 +43,9 @@ from polyroute.server._http import (
     send_json,
 )
 from polyroute.server._metrics import GatewayMetrics
+from polyroute.server._traffic import feedback, spend
 from polyroute.state import InMemoryStateStore, RedisStateStore, StateStore
+from polyroute.traffic import LogStore, TrafficRecorder
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("polyroute.access")
@@ -52,16 +54,20 @@ _V1 = {
     ("POST", "chat/completions"): chat_completions,
     ("POST", "route"): route_only,
     ("GET", "models"): list_models,
+    ("POST", "feedback"): feedback,
 }
 
 
 class RequestLog:
     """What the access log and metrics record about one request (never keys or bodies)."""
 
-    __slots__ = ("client", "deployment", "model", "profile", "route", "status", "stream_error")
+    __slots__ = (
+        "client", "deployment", "model", "profile", "request_id", "route", "status", "stream_error",
+    )  # fmt: skip
 
-    def __init__(self, route: str) -> None:
+    def __init__(self, route: str, request_id: str = "") -> None:
         self.route = route
+        self.request_id = request_id
         self.status = 500
         self.client: str | None = None
         self.model: str | None = None
@@ -82,6 +88,7 @@ class Gateway:
     metrics: GatewayMetrics
     upstream: Upstream
     started_at: int
+    traffic: TrafficRecorder | None = None
 
     def learned_profile_name(self) -> str | None:
         return next((p.name for p in self.settings.profiles if p.strategy == "learned"), None)
@@ -106,6 +113,22 @@ def _make_store(settings: GatewaySettings) -> StateStore:
     return InMemoryStateStore()
 
 
+def _make_traffic(
+    s: GatewaySettings, config_dir: Path | None, store: LogStore | None
+) -> TrafficRecorder | None:
+    t = s.traffic
+    if not t.log and not t.budgets:
+        return None
+    if t.log and store is None:
+        from polyroute.traffic import SQLiteLogStore
+
+        path = Path(t.log_path).expanduser()
+        if not path.is_absolute() and config_dir is not None:
+            path = config_dir / path
+        store = SQLiteLogStore(path, retention_days=t.retention_days, max_records=t.max_records)
+    return TrafficRecorder(t, store)
+
+
 def default_pool_path() -> Path:
     return resolve_cache_dir() / "gateway" / "pool.sqlite3"
 
@@ -123,8 +146,10 @@ class GatewayApp:
         encoders: Mapping[str, Any] | None = None,
         routers: Mapping[str, BaseRouter] | None = None,
         config_dir: Path | None = None,
+        log_store: LogStore | None = None,
     ) -> None:
         self.settings = settings
+        self._log_store = log_store
         self._secret_lookup = secret_lookup
         self._store = store
         self._pool_path = pool_path
@@ -151,6 +176,7 @@ class GatewayApp:
         if pool.seed(s.models):
             logger.info("pool seeded from config with %d models (%s)", len(s.models), path)
         metrics = GatewayMetrics()
+        traffic = _make_traffic(s, self._config_dir, self._log_store)
         upstream = make_upstream(
             s.server.upstream_client, connect_timeout_s=s.retry.connect_timeout_s
         )
@@ -166,10 +192,13 @@ class GatewayApp:
             config_dir=self._config_dir,
             # replicas sharing circuits must agree on the clock
             clock=time.time if s.server.state_url else time.monotonic,
+            router_overlay=traffic.live_router if traffic is not None else None,
         )
         engine.start()
         auth = Authenticator(s.security, self._secret_lookup, store)
-        self.gateway = Gateway(s, engine, pool, store, auth, metrics, upstream, int(time.time()))
+        self.gateway = Gateway(
+            s, engine, pool, store, auth, metrics, upstream, int(time.time()), traffic
+        )
         metrics.registry.register(StoreHealthCollector(self.gateway))
         return self.gateway
 
@@ -177,6 +206,8 @@ class GatewayApp:
         gw, self.gateway = self.gateway, None
         if gw is not None:
             gw.engine.close()
+            if gw.traffic is not None:
+                gw.traffic.close()  # writes what the decision log still holds
             await gw.upstream.aclose()
             gw.pool.close()
 
@@ -204,9 +235,9 @@ class GatewayApp:
             return
         gw = self.gateway or self.startup()
         req = Request(scope)
-        log = RequestLog("unmatched")
         given = req.headers.get("x-request-id")
         rid = ascii_header(given, 128).decode() if given else f"{self._id_prefix}-{next(self._ids)}"
+        log = RequestLog("unmatched", rid)
         started = time.perf_counter()
         gw.metrics.inflight.inc()
 
@@ -258,6 +289,9 @@ class GatewayApp:
         if seg[:1] == ["admin"]:
             log.route = "/admin"
             log.client = gw.auth.admin(authz).name
+            if req.method == "GET" and seg == ["admin", "spend"]:
+                await spend(gw, req, send)
+                return
             await req.read_body(receive, gw.settings.security.max_body_bytes * 64)
             await handle_admin(gw, req, send, log)
             return
@@ -304,6 +338,7 @@ def create_app(
     encoders: Mapping[str, Any] | None = None,
     routers: Mapping[str, BaseRouter] | None = None,
     config_dir: str | os.PathLike[str] | None = None,
+    log_store: LogStore | None = None,
 ) -> GatewayApp:
     """Build the gateway ASGI app.
 
@@ -321,6 +356,8 @@ def create_app(
         Pre-built encoders by name / routers by profile name (tests, embedding).
     config_dir : path, optional
         Base for relative router paths in the config.
+    log_store : LogStore, optional
+        Decision-log store (default: SQLite at ``traffic.log_path`` when ``traffic.log``).
 
     Returns
     -------
@@ -340,6 +377,7 @@ def create_app(
         encoders=encoders,
         routers=routers,
         config_dir=Path(config_dir) if config_dir is not None else None,
+        log_store=log_store,
     )
 
 

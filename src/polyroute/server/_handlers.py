@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 from polyroute.engine import Completion, RouteDecision, RouteRequest
 from polyroute.exceptions import UpstreamError
+from polyroute.server import _traffic as traffic
 from polyroute.server._errors import bad_request, sse_error_event, to_http_error
 from polyroute.server._http import Headers, Request, Send, ascii_header, send_bytes, send_json
 
@@ -128,23 +131,51 @@ async def _decide(
     gw: Gateway, req: Request, log: RequestLog
 ) -> tuple[dict[str, Any], RouteDecision]:
     body = parse_chat_body(req)
-    decision = await gw.engine.decide(route_request(body, req))
+    request = route_request(body, req)
+    if gw.traffic is not None and request.cost_weight is None:  # a soft budget may raise λ
+        lam = traffic.soft_cost_weight(gw, log.client, None)
+        if lam is not None:
+            request = dataclasses.replace(request, cost_weight=_capped(gw, request.model, lam))
+    decision = await gw.engine.decide(request)
     log.profile, log.model = decision.profile, decision.model
     gw.metrics.decisions.labels(decision.profile or "", decision.model, decision.strategy).inc()
     body.pop("polyroute", None)
     return body, decision
 
 
+def _capped(gw: Gateway, name: str, lam: float) -> float:
+    """A budget-raised λ within the profile's allowed range."""
+    profile = next(
+        (p for p in gw.settings.profiles if p.name == name.removeprefix("polyroute/")), None
+    )
+    return (
+        lam
+        if profile is None
+        else min(max(lam, profile.cost_weight_range[0]), profile.cost_weight_range[1])
+    )
+
+
 async def chat_completions(gw: Gateway, req: Request, send: Send, log: RequestLog) -> None:
+    started = time.perf_counter()
     body, decision = await _decide(gw, req, log)
+    reserved = traffic.admit(gw, log, decision)
     key = req.headers.get(SESSION_HEADER) or (
         body.get("user") if isinstance(body.get("user"), str) else None
     )
     if body.get("stream"):
         await _stream(gw, decision, body, key, req, send, log)
+        traffic.finish(
+            gw, log, decision, reserved=reserved, text=routing_text(body["messages"]), body=None,
+            started=started, ttft_s=None, attempts=1,
+        )  # fmt: skip
         return
     done: Completion = await gw.engine.complete(decision, body, key=key)
     log.model, log.deployment = done.model, done.deployment
+    log.status = done.response.status
+    traffic.finish(
+        gw, log, decision, reserved=reserved, text=routing_text(body["messages"]),
+        body=done.response.body, started=started, ttft_s=None, attempts=done.attempts,
+    )  # fmt: skip
     gw.record_cost(done.model, done.response.body)
     headers = decision_headers(decision, done.deployment, done.model)
     await send_bytes(
