@@ -53,7 +53,7 @@ class _Causes(logging.Handler):
             self.causes[f"{type(exc).__name__} at {where}: {str(exc)[:80]}"] += 1
 
 
-def run(n_cases: int, seed: int) -> dict[str, Any]:
+def run(n_cases: int, seed: int, max_seconds: float | None) -> dict[str, Any]:
     causes = _Causes()
     logging.getLogger("polyroute").addHandler(causes)
     with ExitStack() as stack:
@@ -87,6 +87,7 @@ def run(n_cases: int, seed: int) -> dict[str, Any]:
             client_key=CLIENT_KEY,
             admin_key=ADMIN_KEY,
             seed=seed,
+            max_seconds=max_seconds,
         )
         return {
             **report.to_dict(),
@@ -110,7 +111,7 @@ def write(result: dict[str, Any]) -> None:
 
 Command: `{result["command"]}` ({result["machine"]}, {result["date_utc"]} UTC, shared machine; seed {result["seed"]}).
 
-{result["cases"]} generated requests over the {len(result["by_operation"])} operations of the OpenAPI document (public and admin API; schemathesis, valid and schema-violating cases), in {result["seconds"]} s; {result["unsendable"]} more could not be sent by the HTTP client. Statuses: {statuses}.
+{result["cases"]} generated requests (target {result["target_cases"]}) over the {len(result["by_operation"])} operations of the OpenAPI document (public and admin API; schemathesis, valid and schema-violating cases), in {result["seconds"]} s; {result["unsendable"]} more could not be sent by the HTTP client. Statuses: {statuses}.
 
 **5xx caused by the gateway's own code: {result["own_5xx"]}** (a 500, or a 5xx that is not an upstream condition).
 """
@@ -137,16 +138,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-seconds", type=float, help="stop early (the report says how many ran)")
     ap.add_argument("--quick", action="store_true", help="write no files")
     args = ap.parse_args()
     result = {
         "command": ".venv/bin/python bench/bench_fuzz.py"
-        + (f" --cases {args.cases}" if args.cases != 10_000 else ""),
+        + (f" --cases {args.cases}" if args.cases != 10_000 else "")
+        + (f" --max-seconds {args.max_seconds:g}" if args.max_seconds else ""),
         "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, Python "
         f"{platform.python_version()}",
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "seed": args.seed,
-        **run(args.cases, args.seed),
+        "target_cases": args.cases,
+        **run(args.cases, args.seed, args.max_seconds),
     }
     print(json.dumps(result, indent=2))
     if not args.quick:

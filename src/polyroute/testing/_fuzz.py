@@ -89,8 +89,12 @@ def fuzz_gateway(
     client_key: str,
     admin_key: str,
     seed: int = 0,
+    max_seconds: float | None = None,
 ) -> FuzzReport:
-    """Send at least ``n_cases`` generated requests to the gateway at ``base_url``."""
+    """Send at least ``n_cases`` generated requests to the gateway at ``base_url`` (fewer if
+    ``max_seconds`` runs out first: see :attr:`FuzzReport.cases`)."""
+    import time
+
     try:
         import requests
         import schemathesis
@@ -108,7 +112,12 @@ def fuzz_gateway(
     session = requests.Session()
     per_run = max(1, n_cases // (len(operations) * len(modes)))
     round_ = 0
-    while report.cases < n_cases:
+    stop = time.monotonic() + max_seconds if max_seconds is not None else float("inf")
+
+    def done() -> bool:
+        return report.cases >= n_cases or time.monotonic() > stop
+
+    while not done():
         for op in operations:
             admin = op.path.startswith("/admin") or op.path == "/metrics"
             auth = {"Authorization": f"Bearer {admin_key if admin else client_key}"}
@@ -126,9 +135,9 @@ def fuzz_gateway(
                 with contextlib.suppress(Unsatisfiable):  # nothing to violate (no body/params)
                     hypothesis_seed(seed * 1_000_003 + round_)(run)()
                 round_ += 1
-                if report.cases >= n_cases:
+                if done():
                     break
-            if report.cases >= n_cases:
+            if done():
                 break
     session.close()
     return report
