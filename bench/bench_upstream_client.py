@@ -138,7 +138,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer POSTs, write no files")
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--render", action="store_true", help="rewrite the .md from the .json")
     args = ap.parse_args()
+    if args.render:
+        data = json.loads((ROOT / "docs" / "results" / "upstream_client.json").read_text())
+        write({k: v for k, v in data.items() if k != "results"}, data["results"])
+        return
     if args.serve:
         asyncio.run(_serve(args.serve))
         return
@@ -176,6 +181,11 @@ def main() -> None:
         "body_bytes": len(BODY),
         "answer_bytes": len(ANSWER),
     }
+    write(meta, results)
+
+
+def write(meta: dict[str, Any], results: dict[str, dict[str, float]]) -> None:
+    """docs/results/upstream_client.{json,md} (``--render`` redoes the markdown from the json)."""
     out = ROOT / "docs" / "results"
     (out / "upstream_client.json").write_text(
         json.dumps({**meta, "results": results}, indent=2) + "\n"
