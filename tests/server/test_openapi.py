@@ -52,9 +52,9 @@ def test_own_fault_tells_gateway_errors_from_upstream_conditions() -> None:
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="found by this fuzz run: admin input (balancer_params with unknown keys, empty "
-    "profile arrays) is accepted and then answers 500 (issue 11 item 12, hstate branch); "
-    "server/_body.py is not wired into request parsing yet (items 1-2, after the engine merge)",
+    reason="found by this fuzz run: POST /admin/models accepts balancer_params with unknown "
+    "keys, and every request for that model then answers 500 (TypeError in the balancer's "
+    "constructor); admin input validation is issue 11 item 12, on the hstate branch",
 )
 def test_short_schema_fuzz_run_finds_no_5xx_of_the_gateways_own() -> None:
     with ExitStack() as stack:
