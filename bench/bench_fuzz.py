@@ -103,10 +103,6 @@ def write(result: dict[str, Any]) -> None:
     data["fuzz"] = result
     path_json.write_text(json.dumps(data, indent=2) + "\n")
     statuses = ", ".join(f"{k}: {v}" for k, v in result["statuses"].items())
-    examples = "\n".join(
-        f"| `{op}` | {status} | `{body.replace('|', '/')[:120]}` |"
-        for op, status, body in result["own_5xx_examples"]
-    )
     section = f"""{SECTION}
 
 Command: `{result["command"]}` ({result["machine"]}, {result["date_utc"]} UTC, shared machine; seed {result["seed"]}).
@@ -115,8 +111,6 @@ Command: `{result["command"]}` ({result["machine"]}, {result["date_utc"]} UTC, s
 
 **5xx caused by the gateway's own code: {result["own_5xx"]}** (a 500, or a 5xx that is not an upstream condition).
 """
-    if examples:
-        section += f"\n| operation | status | body |\n|---|---:|---|\n{examples}\n"
     if result["own_5xx_causes"]:
         rows = "\n".join(
             f"| `{cause.replace('|', '/')}` | {n} |"
@@ -140,7 +134,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-seconds", type=float, help="stop early (the report says how many ran)")
     ap.add_argument("--quick", action="store_true", help="write no files")
+    ap.add_argument("--render", action="store_true", help="rewrite the section from the json")
     args = ap.parse_args()
+    if args.render:
+        write(json.loads((ROOT / "docs" / "results" / "reliability.json").read_text())["fuzz"])
+        return
     result = {
         "command": ".venv/bin/python bench/bench_fuzz.py"
         + (f" --cases {args.cases}" if args.cases != 10_000 else "")
