@@ -115,8 +115,7 @@ def learned(
     if profile.fallbacks is not None:
         order = _dedupe([chosen, *profile.fallbacks])
     else:  # the best-utility models after the choice (NaN utilities sort last)
-        ranked = np.argsort(-utility, kind="stable")[: profile.max_models + 1]
-        order = [chosen, *(models[j] for j in ranked.tolist() if j != choice)]
+        order = [chosen, *(models[j] for j in _top(utility, profile.max_models + 1) if j != choice)]
     where = f" in cluster {cluster}" if cluster is not None else ""
     reason = (
         f"{router_name}: best quality - {lam:g} x relative cost{where} "
@@ -137,6 +136,16 @@ def learned(
         language=language,
         view=view,
     )
+
+
+def _top(values: np.ndarray, k: int) -> list[int]:
+    """Indices of the ``k`` largest values, largest first (ties: lower index; NaN last)."""
+    neg = -values
+    if len(values) > 4 * k:  # partition first: O(n) instead of sorting every candidate
+        part = np.argpartition(neg, k)[:k]
+        part.sort()  # equal values keep index order through the stable sort below
+        return part[np.argsort(neg[part], kind="stable")].tolist()  # type: ignore[no-any-return]
+    return np.argsort(neg, kind="stable")[:k].tolist()  # type: ignore[no-any-return]
 
 
 def _dedupe(items: Sequence[str]) -> list[str]:

@@ -125,10 +125,10 @@ def decision_headers(
 
 
 async def _decide(
-    gw: Gateway, req: Request, log: RequestLog
+    gw: Gateway, req: Request, log: RequestLog, *, explain: bool = False
 ) -> tuple[dict[str, Any], RouteDecision]:
     body = parse_chat_body(req)
-    decision = await gw.engine.decide(route_request(body, req))
+    decision = await gw.engine.decide(route_request(body, req), explain=explain)
     log.profile, log.model = decision.profile, decision.model
     gw.metrics.decisions.labels(decision.profile or "", decision.model, decision.strategy).inc()
     body.pop("polyroute", None)
@@ -205,7 +205,7 @@ async def _pump(
 
 
 async def route_only(gw: Gateway, req: Request, send: Send, log: RequestLog) -> None:
-    _, decision = await _decide(gw, req, log)
+    _, decision = await _decide(gw, req, log, explain=True)
     await send_json(
         send, 200, {"object": "polyroute.route", **decision.to_dict()}, decision_headers(decision)
     )
