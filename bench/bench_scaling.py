@@ -225,9 +225,8 @@ def _gateway_role(port: int, upstream: str, router_200: str, models_200: str) ->
 
     data = load_gateway_settings(environ={}).model_dump(mode="python")
     known = {m["name"] for m in data["models"]}
-    data["models"] += [
-        m for m in json.loads(Path(models_200).read_text()) if m["name"] not in known
-    ]
+    extra = [m for m in json.loads(Path(models_200).read_text()) if m["name"] not in known]
+    data["models"] = [*data["models"], *extra]
     for model in data["models"]:
         model["deployments"] = [{"name": "local", "base_url": upstream}]
     data["server"] = {**data["server"], "ephemeral_pool": True, "access_log": False}
@@ -235,14 +234,15 @@ def _gateway_role(port: int, upstream: str, router_200: str, models_200: str) ->
     for profile in data["profiles"]:
         if profile["strategy"] == "learned":
             profile["embedding_cache"] = 0  # every request pays for its embedding
-    data["profiles"].append(
+    data["profiles"] = [
+        *data["profiles"],
         {
             "name": "auto-200",
             "router": router_200,
             "embedding_cache": 0,
             "encoder_params": {"num_threads": 1},
-        }
-    )
+        },
+    ]
     app = create_app(GatewaySettings.model_validate(data), environ={"BENCH_KEY": KEY})
     app.startup()
     uvicorn.Server(
