@@ -104,8 +104,11 @@ def bench_embedding(reps: int) -> dict[str, Any]:
         def engine_path(texts: list[str] = texts, cycle: Any = cycle) -> None:
             embedder.embed("auto", "minilm-static", None, texts[next(cycle) % len(texts)])
 
-        def whole_text(texts: list[str] = texts, cycle: Any = cycle) -> None:
-            encoder.encode([texts[next(cycle) % len(texts)]])
+        def mains_path(texts: list[str] = texts, cycle: Any = cycle) -> None:
+            # main's one-prompt path: the tokenizer over the whole text, then the pooled sum
+            text = texts[next(cycle) % len(texts)]
+            ids = encoder._tokenizer.encode(text, add_special_tokens=False).ids
+            encoder._finish(encoder._vectors[ids].sum(axis=0, keepdims=True))
 
         window = prompt_window(texts[0])
         out[str(n)] = {
@@ -113,7 +116,7 @@ def bench_embedding(reps: int) -> dict[str, Any]:
             "window_chars": len(window),
             "window_tokens": len(tok.encode(window, add_special_tokens=False).ids),
             "engine": _timed(engine_path, reps),
-            "whole_text": _timed(whole_text, max(10, reps // 10)),
+            "mains_path": _timed(mains_path, max(10, reps // 10)),
         }
         print(f"embedding {n:>5} tokens: {out[str(n)]}", flush=True)
     return out
@@ -214,6 +217,41 @@ def _bench_pool(n: int, encoder: Any, prompts: list[str], reps: int) -> dict[str
     return out
 
 
+# ------------------------------------------------------------------------------ GC pause
+def bench_gc() -> dict[str, Any]:
+    """A full collection's pause after the default gateway's start-up, without and with
+    ``gc.freeze()`` (what the lifespan start-up now calls)."""
+    import gc
+
+    from polyroute.gateway_config import load_gateway_settings
+    from polyroute.server import create_app
+
+    settings = load_gateway_settings(environ={})
+    app = create_app(
+        settings.model_copy(
+            update={"server": settings.server.model_copy(update={"ephemeral_pool": True})}
+        ),
+        environ={},
+    )
+    app.startup()
+
+    def pauses() -> dict[str, float]:
+        times = []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            gc.collect()
+            times.append((time.perf_counter() - t0) * 1e3)
+        return {"full_collection_ms_p50": round(float(np.median(times)), 2)}
+
+    gc.unfreeze()
+    out = {"tracked_objects": len(gc.get_objects()), "unfrozen": pauses()}
+    gc.freeze()
+    out["frozen"] = {**pauses(), "frozen_objects": gc.get_freeze_count()}
+    gc.unfreeze()
+    print(f"gc: {out}", flush=True)
+    return out
+
+
 # ------------------------------------------------------------------------- 3-4. gateway
 def _gateway_role(port: int, upstream: str, router_200: str, models_200: str) -> None:
     """One gateway (whichever ``polyroute`` is on PYTHONPATH): the default config, every model
@@ -260,17 +298,39 @@ def _gateway_role(port: int, upstream: str, router_200: str, models_200: str) ->
     ).run()
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds used so far by every thread of process ``pid`` (Linux schedstat, ns).
+
+    Unlike wall-clock latency this does not grow when other jobs share the cores: it is the
+    gateway's own work per request (HTTP, JSON, routing, the upstream call's client side).
+    """
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                total += int(fh.read().split()[0])
+        except OSError:  # a thread that ended meanwhile
+            continue
+    return total / 1e9
+
+
 def _body(model: str, prompt: str) -> bytes:
     return json.dumps({"model": model, "messages": [{"role": "user", "content": prompt}]}).encode()
 
 
 def _sequential(
-    gateways: dict[str, int], up_port: int, path: str, bodies: list[bytes], rounds: int
+    gateways: dict[str, int],
+    up_port: int,
+    path: str,
+    bodies: list[bytes],
+    rounds: int,
+    pids: dict[str, int],
 ) -> dict[str, Any]:
     """Interleaved direct / gateway calls; added = gateway percentile minus direct percentile."""
     direct = RawClient(up_port)
     clients = {name: RawClient(port) for name, port in gateways.items()}
     times: dict[str, list[float]] = {name: [] for name in ["direct", *gateways]}
+    cpu0 = {name: _cpu_s(pid) for name, pid in pids.items()}
     for _ in range(rounds):
         for body in bodies:
             times["direct"].append(direct.request("/v1/chat/completions", body)[1])
@@ -279,6 +339,7 @@ def _sequential(
                 if status != 200:
                     raise RuntimeError(f"{name} answered {status} on {path}")
                 times[name].append(total)
+    cpu = {name: _cpu_s(pid) - cpu0[name] for name, pid in pids.items()}
     ms = {k: np.array(v) * 1e3 for k, v in times.items()}
     out: dict[str, Any] = {
         "n": len(bodies) * rounds,
@@ -289,6 +350,7 @@ def _sequential(
             "p50_ms": round(float(np.median(ms[name])), 3),
             "p99_ms": round(float(np.percentile(ms[name], 99)), 3),
             "added_p50_ms": round(float(np.median(ms[name]) - np.median(ms["direct"])), 3),
+            "cpu_ms_per_request": round(cpu[name] * 1e3 / len(times[name]), 3),
         }
     return out
 
@@ -311,6 +373,7 @@ def bench_gateway(args: argparse.Namespace) -> dict[str, Any]:
     if args.baseline_src:
         srcs["before"] = str(Path(args.baseline_src).resolve())
     ports = {name: _free_port() for name in srcs}
+    pids: dict[str, int] = {}
     for name, src in srcs.items():
         cmd = [
             *me,
@@ -326,6 +389,7 @@ def bench_gateway(args: argparse.Namespace) -> dict[str, Any]:
             str(tmp / "models.json"),
         ]
         procs.append(subprocess.Popen(cmd, env={**env, "PYTHONPATH": src}))
+        pids[name] = procs[-1].pid
     try:
         _wait(up_port, procs[0])
         for name, proc in zip(srcs, procs[1:], strict=True):
@@ -336,22 +400,28 @@ def bench_gateway(args: argparse.Namespace) -> dict[str, Any]:
         route_bodies = [_body("auto-200", p) for p in short[:200]]
         concrete = [_body(CONCRETE, p) for p in short]
         auto = [_body("auto", p) for p in short]
-        _sequential(ports, up_port, "/v1/chat/completions", auto[:30], 1)  # warm-up
-        _sequential(ports, up_port, "/v1/route", route_bodies[:30], 1)
+        _sequential(ports, up_port, "/v1/chat/completions", auto[:30], 1, pids)  # warm-up
+        _sequential(ports, up_port, "/v1/route", route_bodies[:30], 1, pids)
         res: dict[str, Any] = {"ports": ports}
         rounds = 1 if args.quick else 3
         res["auto_4000_tokens"] = _sequential(
-            ports, up_port, "/v1/chat/completions", long_bodies, rounds
+            ports, up_port, "/v1/chat/completions", long_bodies, rounds, pids
         )
         print("auto 4000 tokens:", res["auto_4000_tokens"], flush=True)
-        res["route_200_models"] = _sequential(ports, up_port, "/v1/route", route_bodies, rounds)
+        res["route_200_models"] = _sequential(
+            ports, up_port, "/v1/route", route_bodies, rounds, pids
+        )
         print("/v1/route 200 models:", res["route_200_models"], flush=True)
         tail: dict[str, Any] = {}
         reps = 1 if args.quick else 3
         for rep in range(reps):  # alternate before/after so both see the same machine load
             for name, port in ports.items():
                 for label, bodies in (("pass_through", concrete), ("auto", auto)):
+                    before_cpu = _cpu_s(pids[name])
                     run = _wrk(port, bodies, 32, args.seconds)
+                    used = _cpu_s(pids[name]) - before_cpu
+                    n = max(1.0, run["req_per_s"] * run["seconds"])
+                    run["cpu_ms_per_request"] = round(used * 1e3 / n, 3)
                     tail.setdefault(name, {}).setdefault(label, []).append(run)
                     print(f"wrk c32 {name} {label} rep {rep}: {run}", flush=True)
         res["c32"] = {
@@ -361,6 +431,9 @@ def bench_gateway(args: argparse.Namespace) -> dict[str, Any]:
                     "p50_ms_median": float(np.median([r["p50_ms"] for r in runs])),
                     "p99_ms_median": float(np.median([r["p99_ms"] for r in runs])),
                     "req_per_s_median": float(np.median([r["req_per_s"] for r in runs])),
+                    "cpu_ms_per_request_median": float(
+                        np.median([r["cpu_ms_per_request"] for r in runs])
+                    ),
                 }
                 for label, runs in by_label.items()
             }
@@ -383,6 +456,14 @@ def _markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
         f"Machine: {meta['machine']}; load average at start {meta['loadavg']} (2 cores shared by "
         f"8 helpers running tests and benchmarks: absolute numbers are noisy, before and after "
         f"alternate in the same run); {meta['date']}.",
+        *(
+            [
+                f"Parts re-run with `{meta['update']['command']}` (load average "
+                f"{meta['update']['loadavg']}, {meta['update']['date']}).",
+            ]
+            if "update" in meta
+            else []
+        ),
         "",
     ]
     emb = res.get("embedding")
@@ -391,16 +472,18 @@ def _markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
             "## 1. Embedding for `auto` (`minilm-static`, target p50 ≤ 150 µs at every length)",
             "",
             "The engine's path: the prompt's window (first 768 and last 256 characters, see "
-            "`polyroute.engine.prompt_window`) encoded without cache. Whole text: the encoder on "
-            "the full prompt, as main did.",
+            "`polyroute.engine.prompt_window`) encoded without embedding cache (the encoder's "
+            "word-id cache is warm, as in a serving process). main's path: the tokenizer over "
+            "the whole prompt (truncated at 512 word pieces after tokenising), then the pooled "
+            "sum.",
             "",
-            "| prompt tokens | chars | window tokens | **engine p50 µs** | engine p99 µs | whole text p50 µs |",
+            "| prompt tokens | chars | window tokens | **engine p50 µs** | engine p99 µs | main's path p50 µs |",
             "|---:|---:|---:|---:|---:|---:|",
         ]
         for n, r in emb.items():
             lines.append(
                 f"| {n} | {r['chars']} | {r['window_tokens']} | **{r['engine']['p50_us']:.0f}** | "
-                f"{r['engine']['p99_us']:.0f} | {r['whole_text']['p50_us']:.0f} |"
+                f"{r['engine']['p99_us']:.0f} | {r['mains_path']['p50_us']:.0f} |"
             )
         lines.append("")
     dec = res.get("decision")
@@ -410,8 +493,10 @@ def _markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
             "",
             "Pools: the shipped router's 11 models plus synthetic models profiled with "
             "`add_models` from its validation prompts. `before embedding` is the profile lookup, "
-            "λ check and candidate arrays; `decision` is the cluster, the vectorised choice "
-            "(`select`) and the fallback order; `to_dict` is `/v1/route`'s serialisation.",
+            "λ check and candidate arrays; `decision` is what the chat path runs after "
+            "`predict_scores`: the vectorised choice (`select`) and the fallback order (the "
+            "prompt's cluster, a second pass over the router, is found for `/v1/route` only); "
+            "`to_dict` is `/v1/route`'s serialisation of all candidates.",
             "",
             "| models | before embedding p50 µs | predict_scores p50 µs | **decision p50 µs** | decision p99 µs | to_dict p50 µs |",
             "|---:|---:|---:|---:|---:|---:|",
@@ -423,6 +508,18 @@ def _markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
                 f"{r['to_dict']['p50_us']:.0f} |"
             )
         lines.append("")
+    g = res.get("gc")
+    if g:
+        lines += [
+            "## GC: a full collection after start-up (default gateway config, in process)",
+            "",
+            f"{g['tracked_objects']:,} objects tracked after start-up. A full collection takes "
+            f"**{g['unfrozen']['full_collection_ms_p50']:.1f} ms** (p50 of 7) as they are, "
+            f"**{g['frozen']['full_collection_ms_p50']:.2f} ms** after `gc.freeze()` "
+            f"({g['frozen']['frozen_objects']:,} objects frozen); each such pause stalls the "
+            "event loop and every request in flight.",
+            "",
+        ]
     gw = res.get("gateway")
     if gw:
         names = [n for n in ("before", "after") if n in gw["ports"]]
@@ -438,22 +535,34 @@ def _markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
             f"| `auto`, 4,000-token prompts, added p50 ms (n={a4['n']}) | ≤ 1.0 | "
             + " | ".join(f"{a4[n]['added_p50_ms']:.3f}" for n in names)
             + " |",
+            "| ... gateway CPU ms per request (all threads) | | "
+            + " | ".join(f"{a4[n]['cpu_ms_per_request']:.3f}" for n in names)
+            + " |",
             f"| `/v1/route`, 200 models, p50 ms (n={r2['n']}) | ≤ 1.5 | "
             + " | ".join(f"{r2[n]['p50_ms']:.3f}" for n in names)
             + " |",
+            "| ... gateway CPU ms per request (all threads) | | "
+            + " | ".join(f"{r2[n]['cpu_ms_per_request']:.3f}" for n in names)
+            + " |",
+            "",
+            "Wall-clock latency on this machine mostly measures waiting for a core (load "
+            "average far above the 2 cores); the CPU time the gateway process spends per "
+            "request (all its threads, from `/proc/<pid>/task/*/schedstat`) does not depend "
+            "on that wait.",
             "",
             "## 4. Concurrency 32 (wrk, 1 thread, "
             f"{meta['seconds']} s per run; medians of {meta['reps']} alternating runs; target p99 ≤ 25 ms)",
             "",
-            "| path | gateway | req/s | p50 ms | **p99 ms** |",
-            "|---|---|---:|---:|---:|",
+            "| path | gateway | req/s | p50 ms | **p99 ms** | CPU ms per request |",
+            "|---|---|---:|---:|---:|---:|",
         ]
         for label in ("pass_through", "auto"):
             for name in names:
                 r = gw["c32"][name][label]
                 lines.append(
                     f"| {label.replace('_', '-')} | {name} | {r['req_per_s_median']:.0f} | "
-                    f"{r['p50_ms_median']:.2f} | **{r['p99_ms_median']:.2f}** |"
+                    f"{r['p50_ms_median']:.2f} | **{r['p99_ms_median']:.2f}** | "
+                    f"{r['cpu_ms_per_request_median']:.3f} |"
                 )
         lines.append("")
     return "\n".join(lines) + "\n"
@@ -467,10 +576,11 @@ def main() -> None:
     ap.add_argument("--router-200")
     ap.add_argument("--models-200")
     ap.add_argument("--baseline-src", help="src/ of the code to compare against (parts 3-4)")
-    ap.add_argument("--parts", default="embedding,decision,gateway")
+    ap.add_argument("--parts", default="embedding,decision,gc,gateway")
     ap.add_argument("--reps", type=int, default=2000)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--update", action="store_true", help="replace only --parts in scaling.json")
     args = ap.parse_args()
     if args.role == "upstream":
         import uvloop
@@ -498,11 +608,17 @@ def main() -> None:
         res["embedding"] = bench_embedding(args.reps)
     if "decision" in parts:
         res["decision"] = bench_decision(args.reps)
+    if "gc" in parts:
+        res["gc"] = bench_gc()
     if "gateway" in parts:
         res["gateway"] = bench_gateway(args)
     print(json.dumps(res, indent=1))
     if not args.quick:
         out = ROOT / "docs" / "results"
+        if args.update and (out / "scaling.json").exists():  # keep the parts not run now
+            old = json.loads((out / "scaling.json").read_text())
+            res = {**old, **res, "meta": {**old["meta"], "update": meta}}
+            meta = res["meta"]
         (out / "scaling.json").write_text(json.dumps(res, indent=1) + "\n")
         (out / "scaling.md").write_text(_markdown(res, meta))
         print(f"wrote {out / 'scaling.json'} and {out / 'scaling.md'}")
