@@ -352,9 +352,11 @@ def _prompts(n: int) -> list[str]:
     return [str(ds.prompts[i]) for i in test[:n]]
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, src: str | None = None) -> dict[str, Any]:
+    """One full measurement; ``src`` serves the gateway from another source tree."""
     up_port, gw_port = _free_port(), _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    gw_env = {**env, "PYTHONPATH": src} if src else env
     me = [sys.executable, __file__]
     procs = [subprocess.Popen([*me, "--role", "upstream", "--port", str(up_port)], env=env)]
     gw_cmd = [
@@ -372,7 +374,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         gw_cmd += ["--router", args.router]
     fast_dir = tempfile.mkdtemp(prefix="polyroute-bench-")
     gw_cmd += ["--fast-router", _fit_hashing_router(Path(fast_dir))]
-    procs.append(subprocess.Popen(gw_cmd, env=env))
+    procs.append(subprocess.Popen(gw_cmd, env=gw_env))
     try:
         _wait(up_port, procs[0])
         _wait(gw_port, procs[1])
@@ -443,7 +445,9 @@ def _markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
         "direct_c32": "upstream direct (reference)",
     }
     lines = [
-        "# Gateway overhead on loopback",
+        "## Gateway overhead on loopback"
+        if meta.get("baseline_src")
+        else "# Gateway overhead on loopback",
         "",
         f"Command: `{meta['command']}`  ",
         (
@@ -509,6 +513,63 @@ def _markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_KEYS = {
+    "pass-through (concrete model), added p50 ms": ("latency_concrete", "added_p50_ms"),
+    "pass-through, added p99 ms": ("latency_concrete", "added_p99_ms"),
+    "`auto`, added p50 ms": ("latency_auto", "added_p50_ms"),
+    "`auto`, added p99 ms": ("latency_auto", "added_p99_ms"),
+    "`auto-fast` (hashing), added p50 ms": ("latency_auto_hashing", "added_p50_ms"),
+    "streaming TTFB, added p50 ms": ("stream_ttfb", "added_p50_ms"),
+    "wrk c32 pass-through, p99 ms": ("throughput", "concrete_c32", "p99_ms"),
+    "wrk c32 pass-through, req/s": ("throughput", "concrete_c32", "req_per_s"),
+    "wrk c32 `auto`, p99 ms": ("throughput", "auto_c32", "p99_ms"),
+    "wrk c32 `auto`, req/s": ("throughput", "auto_c32", "req_per_s"),
+}
+
+
+def _get(run: dict[str, Any], path: tuple[str, ...]) -> float:
+    value: Any = run
+    for key in path:
+        value = value[key]
+    return float(value)
+
+
+def _before_after(args: argparse.Namespace, meta: dict[str, Any]) -> dict[str, Any]:
+    """Baseline and current gateway, alternating ``--repeats`` times; medians per metric."""
+    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+    for rep in range(args.repeats):
+        for name, src in (("before", args.baseline_src), ("after", None)):
+            print(f"--- {name}, repeat {rep + 1}/{args.repeats}", flush=True)
+            runs[name].append(run(args, src))
+    summary = {
+        label: {name: float(np.median([_get(r, path) for r in rs])) for name, rs in runs.items()}
+        for label, path in _KEYS.items()
+    }
+    return {"summary": summary, "runs": runs, "after": runs["after"][-1]}
+
+
+def _before_after_markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
+    lines = [
+        "# Gateway overhead: before and after, same run",
+        "",
+        f"Command: `{meta['command']}`  ",
+        (
+            f"`before` serves the gateway from `{meta['baseline_src']}`, `after` from this "
+            f"checkout; the two alternate {meta['repeats']} times in one run (each a full "
+            "measurement as below) and the table gives the median per metric. Machine: "
+            f"{meta['machine']}; load average at start {meta['loadavg']} (2 cores shared by "
+            f"several jobs: absolute numbers are noisy); {meta['date']}."
+        ),
+        "",
+        "| metric | before | after |",
+        "|---|---:|---:|",
+    ]
+    for label, by in res["summary"].items():
+        lines.append(f"| {label} | {by['before']:.3f} | {by['after']:.3f} |")
+    lines += ["", "The last `after` run in full:", ""]
+    return "\n".join(lines) + "\n"
+
+
 def _print_costs() -> None:
     from polyroute.data import load_dataset
 
@@ -529,6 +590,11 @@ def main() -> None:
     ap.add_argument("--profile", help="write a cProfile report of the gateway to this file")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--print-costs", action="store_true")
+    ap.add_argument(
+        "--baseline-src",
+        help="src/ of the code to compare against: before and after alternate, --repeats each",
+    )
+    ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--n-prompts", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
@@ -554,15 +620,21 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "n_prompts": args.n_prompts,
         "wrk": shutil.which("wrk") is not None,
+        "baseline_src": args.baseline_src,
+        "repeats": args.repeats,
     }
-    res = run(args)
+    res = _before_after(args, meta) if args.baseline_src else run(args)
     res["meta"] = meta
     print(json.dumps(res, indent=2))
     if not args.quick:
         out = ROOT / "docs" / "results"
         out.mkdir(parents=True, exist_ok=True)
         (out / "gateway.json").write_text(json.dumps(res, indent=2) + "\n")
-        (out / "gateway.md").write_text(_markdown(res, meta))
+        if args.baseline_src:
+            text = _before_after_markdown(res, meta) + "\n" + _markdown(res["after"], meta)
+        else:
+            text = _markdown(res, meta)
+        (out / "gateway.md").write_text(text)
         print(f"wrote {out / 'gateway.json'} and {out / 'gateway.md'}")
 
 

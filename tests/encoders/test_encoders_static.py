@@ -183,3 +183,24 @@ def test_too_many_components_for_the_model(minilm: MiniLMEncoder, tmp_path: Path
             onnx_path=minilm.onnx_path,
             num_threads=1,
         )
+
+
+def test_cached_word_ids_equal_the_tokenizer(
+    static: StaticMiniLMEncoder, real_prompts: list[str]
+) -> None:
+    from polyroute.encoders._word_ids import WordIdCache
+
+    words = WordIdCache(static._tokenizer, max_words=50)  # small: the cache starts over too
+    tricky = [
+        "héllo Wörld! 北京是中国的首都。東京はどこですか",
+        "a\x1cb c\u00a0d e\u2028f\x0bg",  # characters str.split() cuts at but BERT does not
+        "x" * 150 + " y",  # longer than WordPiece's 100 characters: [UNK]
+        "",
+        " \t\r\n ",
+        "don't stop-believing... (x+1)^2=y",
+    ]
+    for text in [*real_prompts, *tricky, *real_prompts]:  # the second pass hits the cache
+        want = static._tokenizer.encode(text, add_special_tokens=False).ids
+        assert words.ids(text)[: static.max_tokens] == want, text[:60]
+    one = static.encode([real_prompts[0]])  # the one-text path uses the cache
+    np.testing.assert_allclose(one, static.encode(real_prompts[:2])[:1], atol=1e-6)

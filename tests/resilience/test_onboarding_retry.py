@@ -23,10 +23,11 @@ ANSWER = json.dumps(
 
 
 class _RateLimitedOnce:
-    """A loopback HTTP server: the first request gets 429 with an HTTP-date Retry-After."""
+    """A loopback HTTP server: the first request gets 429 with an HTTP-date Retry-After
+    ``delay_s`` ahead of the moment it answers."""
 
-    def __init__(self, retry_after: str) -> None:
-        self.retry_after = retry_after
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
         self.arrivals: list[float] = []
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -51,9 +52,10 @@ class _RateLimitedOnce:
                 await reader.readexactly(length)
                 self.arrivals.append(time.monotonic())
                 if len(self.arrivals) == 1:
+                    when = formatdate(time.time() + self.delay_s, usegmt=True).encode()
                     writer.write(
                         b"HTTP/1.1 429 Too Many Requests\r\ncontent-length: 0\r\n"
-                        b"retry-after: " + self.retry_after.encode() + b"\r\n\r\n"
+                        b"retry-after: " + when + b"\r\n\r\n"
                     )
                 else:
                     writer.write(
@@ -76,7 +78,7 @@ class _RateLimitedOnce:
 
 def test_an_http_date_retry_after_is_waited_for() -> None:
     # two seconds ahead, at the header's one-second resolution: the wait is 1 to 2 s
-    with _RateLimitedOnce(formatdate(time.time() + 2, usegmt=True)) as server:
+    with _RateLimitedOnce(2.0) as server:
         item = ValidationItem("q1", "Pick B.\nA. a\nB. b", "B", "choice")
         report = run_endpoint(
             [item],

@@ -252,3 +252,15 @@ def test_auto_sheds_load_when_the_encoder_queue_is_full(upstreams, tiny_router, 
     with ServerThread(app) as srv:
         statuses = asyncio.run(burst(srv.url))
     assert statuses == [200, 200, 503, 503, 503, 503]
+
+
+def test_start_up_objects_are_frozen_out_of_garbage_collection(gateway_factory, upstreams) -> None:
+    import gc
+
+    gc.unfreeze()
+    srv = gateway_factory({m: [u.base_url] for m, u in upstreams.items()})
+    frozen = gc.get_freeze_count()
+    assert frozen > 10_000  # modules, settings, routers: no full collection walks them again
+    with httpx.Client(base_url=srv.url, headers=AUTH) as http:
+        reply = http.post("/v1/route", json={"model": "auto", "messages": MATH})
+    assert reply.status_code == 200 and reply.json()["cluster"] is not None

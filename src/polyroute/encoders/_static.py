@@ -38,6 +38,7 @@ from polyroute.encoders._static_distil import (
     load_or_build,
 )
 from polyroute.encoders._texts import check_texts
+from polyroute.encoders._word_ids import WordIdCache
 from polyroute.exceptions import ConfigError
 
 _REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
@@ -124,6 +125,7 @@ class StaticMiniLMEncoder:
         self._vectors = table.vectors
         self._fallback = table.fallback
         self.distillation_s = table.distillation_s
+        self._word_ids = WordIdCache(self._tokenizer)  # one-prompt calls: the serving path
 
     @property
     def dim(self) -> int:
@@ -160,7 +162,7 @@ class StaticMiniLMEncoder:
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ConfigError(f"batch_size: expected a positive int; found {batch_size!r}")
         if len(texts) == 1:
-            ids = self._tokenizer.encode(texts[0], add_special_tokens=False).ids
+            ids = self._word_ids.ids(texts[0])[: self.max_tokens]
             return self._finish(self._vectors[ids].sum(axis=0, keepdims=True))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for lo in range(0, len(texts), batch_size):

@@ -213,11 +213,13 @@ class RoutingEngine:
         valid = [*self.profiles, *view.snapshot.models]
         raise UnknownComponentError("model or routing profile", name, valid)
 
-    async def decide(self, request: RouteRequest) -> RouteDecision:
+    async def decide(self, request: RouteRequest, *, explain: bool = False) -> RouteDecision:
         """Decide which model answers ``request`` (and the fallback order), in one pass.
 
         A learned profile's prompt is embedded on the engine's worker thread, so the event
-        loop keeps serving meanwhile.
+        loop keeps serving meanwhile. ``explain=True`` also finds the prompt's cluster (for
+        ``/v1/route`` and ``polyroute route``): a second pass over the router's clusters that
+        the chat path does not need.
 
         Raises
         ------
@@ -237,9 +239,9 @@ class RoutingEngine:
         X = await self.embedder.embed_async(
             step.profile.name, name, step.profile.encoder_params, request.text
         )
-        return self._conclude(step, X)
+        return self._conclude(step, X, explain)
 
-    def route(self, request: RouteRequest) -> RouteDecision:
+    def route(self, request: RouteRequest, *, explain: bool = False) -> RouteDecision:
         """:meth:`decide` without an event loop: the prompt is embedded on the calling thread
         (the CLI, notebooks, tests)."""
         step = self._begin(request)
@@ -247,7 +249,7 @@ class RoutingEngine:
             return step
         name = self.encoder_name_for(step.profile.name)
         X = self.embedder.embed(step.profile.name, name, step.profile.encoder_params, request.text)
-        return self._conclude(step, X)
+        return self._conclude(step, X, explain)
 
     def _begin(self, request: RouteRequest) -> RouteDecision | _Learned:
         """Everything before the embedding: profile, λ, rules (once), candidates."""
@@ -279,11 +281,23 @@ class RoutingEngine:
             raise _no_candidates(profile)
         return _Learned(profile, view, lam, cset, rule.name if rule else None, language)
 
-    def _conclude(self, step: _Learned, X: np.ndarray) -> RouteDecision:
+    def _conclude(self, step: _Learned, X: np.ndarray, explain: bool) -> RouteDecision:
         router = step.view.routers[step.profile.name]
         if self._router_overlay is not None:  # online profiles from feedback
             router = self._router_overlay(step.profile.name, router)
-        scores = router.predict_scores(X)[0]
+        return self._choose(step, X, router.predict_scores(X)[0], explain, router)
+
+    def _choose(
+        self,
+        step: _Learned,
+        X: np.ndarray,
+        scores: np.ndarray,
+        explain: bool,
+        router: BaseRouter | None = None,
+    ) -> RouteDecision:
+        """The decision step after ``predict_scores`` (``bench/bench_scaling.py`` times it)."""
+        if router is None:
+            router = step.view.routers[step.profile.name]
         decision = _decide.learned(
             step.profile,
             step.candidates,
@@ -291,7 +305,7 @@ class RoutingEngine:
             scores,
             step.view,
             router_name=type(router).__name__,
-            cluster=_cluster(router, X),
+            cluster=_cluster(router, X) if explain else None,
             rule=step.rule,
             language=step.language,
         )

@@ -9,6 +9,7 @@ instance, never in module globals.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import logging
@@ -220,6 +221,7 @@ class GatewayApp:
                 except PolyrouteError as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                freeze_startup_objects()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.shutdown()
@@ -308,6 +310,18 @@ class GatewayApp:
         await gw.auth.check_rate(who)
         await req.read_body(receive, gw.settings.security.max_body_bytes)
         await handler(gw, req, send, log)
+
+
+def freeze_startup_objects() -> None:
+    """Move everything alive after start-up out of the garbage collector's sight.
+
+    Routers, the tokenizer's vocabulary, settings and imported modules make ~140k tracked
+    objects that live as long as the process; each full collection walked all of them, an
+    80 ms stall of the event loop (p99 of 80-100 ms at concurrency 32). Frozen objects are
+    still freed by reference counting; only cycles among them are never collected.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _access(req: Request, log: RequestLog, rid: str, elapsed: float) -> None:

@@ -128,7 +128,7 @@ def decision_headers(
 
 
 async def _decide(
-    gw: Gateway, req: Request, log: RequestLog
+    gw: Gateway, req: Request, log: RequestLog, *, explain: bool = False
 ) -> tuple[dict[str, Any], RouteDecision]:
     body = parse_chat_body(req)
     request = route_request(body, req)
@@ -136,7 +136,8 @@ async def _decide(
         lam = traffic.soft_cost_weight(gw, log.client, None)
         if lam is not None:
             request = dataclasses.replace(request, cost_weight=_capped(gw, request.model, lam))
-    decision = await gw.engine.decide(request)
+    # the online profiles credit feedback to the prompt's cluster, so traffic logging asks for it
+    decision = await gw.engine.decide(request, explain=explain or gw.traffic is not None)
     log.profile, log.model = decision.profile, decision.model
     gw.metrics.decisions.labels(decision.profile or "", decision.model, decision.strategy).inc()
     body.pop("polyroute", None)
@@ -236,7 +237,7 @@ async def _pump(
 
 
 async def route_only(gw: Gateway, req: Request, send: Send, log: RequestLog) -> None:
-    _, decision = await _decide(gw, req, log)
+    _, decision = await _decide(gw, req, log, explain=True)
     await send_json(
         send, 200, {"object": "polyroute.route", **decision.to_dict()}, decision_headers(decision)
     )
