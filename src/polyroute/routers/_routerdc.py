@@ -74,6 +74,7 @@ from polyroute.routers._routerdc_utils import (
     normalize,
     softmax,
 )
+from polyroute.routers._support import DEFAULT_SAFETY
 
 Array = np.ndarray
 _CLUSTER_SOURCES = ("auto", "kmeans", "tasks")
@@ -114,6 +115,9 @@ class ContrastiveRouter(_PoolMixin, _TrainingMixin, BaseRouter):
         checkpoint (mean score of the chosen LLM) is kept.
     holdout_fraction : float
         Share of the training queries held out for checkpoint selection (0 = keep the last).
+    safety : float or None
+        The safe rule (:meth:`BaseRouter.predict_scores`): share of prompts of unseen tasks that
+        fall back fully to each LLM's mean training quality; None = off (the paper).
     prior_weight : float
         Weight ``w`` of the cluster prior in the routing score (0 = the paper's router).
     random_state : int or None
@@ -184,6 +188,7 @@ class ContrastiveRouter(_PoolMixin, _TrainingMixin, BaseRouter):
         eval_every: int = 50,
         holdout_fraction: float = 0.1,
         prior_weight: float = 0.0,
+        safety: float | None = DEFAULT_SAFETY,
         random_state: int | None = None,
         show_progress: bool | None = None,
     ) -> None:
@@ -204,6 +209,7 @@ class ContrastiveRouter(_PoolMixin, _TrainingMixin, BaseRouter):
         self.eval_every = eval_every
         self.holdout_fraction = holdout_fraction
         self.prior_weight = prior_weight
+        self.safety = safety
         self.random_state = random_state
         self.show_progress = show_progress
 
@@ -266,6 +272,7 @@ class ContrastiveRouter(_PoolMixin, _TrainingMixin, BaseRouter):
         self.llm_embeddings_ = self.llm_embeddings_[np.argsort(order)]
         H = self._training_embeddings(torch, net, X, rows)
         self._fit_scoring(H, Y[rows], clusters[rows])
+        self._fit_support(X[rows], Y[rows], None if tasks is None else np.asarray(tasks)[rows])
         self._release_training_state()
         return self
 
@@ -358,7 +365,7 @@ class ContrastiveRouter(_PoolMixin, _TrainingMixin, BaseRouter):
         H = self._embed_queries(self._check_queries(X))
         return softmax(H @ self.cluster_centroids_.T / self.cluster_temperature_, axis=1)
 
-    def predict_scores(self, X: Array) -> Array:
+    def _predict_quality(self, X: Array) -> Array:
         """Calibrated probability of success per (query, LLM), shape (n_queries, n_models).
 
         ``(1 − w)·sigmoid(a·logit + b) + w·P(c|x)·Q̄`` with ``w = prior_weight`` (see the

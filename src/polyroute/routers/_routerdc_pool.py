@@ -91,6 +91,7 @@ class _PoolMixin:
         self.cluster_counts_ = np.hstack([self._counts(), assign.T @ (~np.isnan(Yv))])
         self.model_costs_ = np.concatenate([self._costs(), cost])
         self.model_names_ = list(self.model_names_) + names
+        self._extend_prior(Yv)
         return self
 
     def _fit_new_embedding(
@@ -133,6 +134,7 @@ class _PoolMixin:
         self.cluster_counts_ = self._counts()[:, keep]
         self.model_costs_ = self._costs()[keep]
         self.model_names_ = [self.model_names_[i] for i in keep]
+        self._keep_prior(keep)
         return self
 
     def profile_summary(self, model: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ import numpy as np
 
 from polyroute.exceptions import DataError
 from polyroute.routers._base import Array
+from polyroute.routers._support import DEFAULT_SAFETY
 from polyroute.routers._uniroute_pool import _ProfileRouter
 from polyroute.routers._uniroute_profiles import (
     _ASSIGNMENTS,
@@ -82,6 +83,9 @@ class ClusterRouter(_ProfileRouter):
         Validation-set size a new model is expected to bring (used by the automatic choices).
     n_init : int, default 2
         K-means restarts.
+    safety : float or None, default 0.9
+        The safe rule (:meth:`BaseRouter.predict_scores`): share of prompts of unseen tasks that
+        fall back fully to each model's mean training quality; None = off.
     random_state : int or None, default 0
         Seed of K-means and of the selection splits.
 
@@ -108,6 +112,7 @@ class ClusterRouter(_ProfileRouter):
         cluster_grid: tuple[int, ...] = (4, 8, 16, 32, 64),
         n_onboard_prompts: int = 400,
         n_init: int = 2,
+        safety: float | None = DEFAULT_SAFETY,
         random_state: int | None = 0,
     ) -> None:
         self.n_clusters = n_clusters
@@ -119,6 +124,7 @@ class ClusterRouter(_ProfileRouter):
         self.cluster_grid = cluster_grid
         self.n_onboard_prompts = n_onboard_prompts
         self.n_init = n_init
+        self.safety = safety
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
@@ -152,6 +158,7 @@ class ClusterRouter(_ProfileRouter):
             self.shrink_strength_ = strength
         self.model_costs_ = np.full(Y.shape[1], np.nan)
         self.n_features_in_ = X.shape[1]
+        self._fit_support(X, Y, tasks)
         return self
 
     def _check_cluster_params(self, n_rows: int) -> None:

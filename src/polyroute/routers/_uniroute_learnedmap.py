@@ -9,6 +9,7 @@ import numpy as np
 
 from polyroute.exceptions import DataError
 from polyroute.routers._base import Array
+from polyroute.routers._support import DEFAULT_SAFETY
 from polyroute.routers._uniroute import _TAU_GRID
 from polyroute.routers._uniroute_pool import _ProfileRouter
 from polyroute.routers._uniroute_profiles import (
@@ -48,6 +49,9 @@ class LearnedMapRouter(_ProfileRouter):
         Penalty on the distance of W from its K-means initialisation.
     max_iter : int, default 150
         L-BFGS iterations.
+    safety : float or None, default 0.9
+        The safe rule (:meth:`BaseRouter.predict_scores`): share of prompts of unseen tasks that
+        fall back fully to each model's mean training quality; None = off.
     random_state : int or None, default 0
     """
 
@@ -67,6 +71,7 @@ class LearnedMapRouter(_ProfileRouter):
         objective: str = "log-loss",
         l2: float = 1e-3,
         max_iter: int = 150,
+        safety: float | None = DEFAULT_SAFETY,
         random_state: int | None = 0,
     ) -> None:
         self.n_clusters = n_clusters
@@ -76,6 +81,7 @@ class LearnedMapRouter(_ProfileRouter):
         self.objective = objective
         self.l2 = l2
         self.max_iter = max_iter
+        self.safety = safety
         self.random_state = random_state
 
     def fit(
@@ -119,6 +125,7 @@ class LearnedMapRouter(_ProfileRouter):
         self.errors_, self.counts_ = profile_counts(self._responsibilities(X), Y)
         self._fit_smoothing()
         self.model_costs_ = np.full(Y.shape[1], np.nan)
+        self._fit_support(X, Y, tasks)
         return self
 
     def _objective_prior(self, X: Array, Y: Array, W0: Array) -> tuple[Array, float]:

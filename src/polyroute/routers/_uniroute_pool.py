@@ -85,7 +85,7 @@ class _ProfileRouter(BaseRouter):
         self._check_fitted()
         return self._cell_labels()
 
-    def predict_scores(self, X: Array) -> Array:
+    def _predict_quality(self, X: Array) -> Array:
         """Expected quality ``1 − Σ_c Φ_c(x)·Ψ[m, c]``, shape (n_queries, n_models).
 
         With several clusterings (``n_clusters="multi"``) the average over them.
@@ -154,6 +154,7 @@ class _ProfileRouter(BaseRouter):
         self.counts_ = np.vstack([self.counts_, cnt])
         self.model_costs_ = np.concatenate([self.model_costs_, cost])
         self.model_names_ = [*self.model_names_, *names]
+        self._extend_prior(np.asarray(Y_val, dtype=np.float64).reshape(len(Y_val), -1))
         return self
 
     def update_profile(self, model: str, X: Array, y: Array) -> Self:
@@ -177,6 +178,7 @@ class _ProfileRouter(BaseRouter):
         self.counts_ = self.counts_[keep]
         self.model_costs_ = self.model_costs_[keep]
         self.model_names_ = [self.model_names_[i] for i in keep]
+        self._keep_prior(keep)
         return self
 
     def set_model_cost(self, model: str, cost: float) -> Self:
