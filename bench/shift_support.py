@@ -81,9 +81,7 @@ def main() -> None:
             "| --- |" + " ---: |" * len(DATASETS),
         ]
         for k in keys:
-            cells = [
-                f"{np.mean(table[d][k]):.3f} ({np.min(table[d][k]):.2f})" for d in DATASETS
-            ]
+            cells = [f"{np.mean(table[d][k]):.3f} ({np.min(table[d][k]):.2f})" for d in DATASETS]
             lines.append(f"| {k} | " + " | ".join(cells) + " |")
         (out / "shift_support.md").write_text("\n".join(lines) + "\n")
 

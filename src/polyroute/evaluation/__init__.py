@@ -23,6 +23,7 @@ from polyroute.evaluation._metrics import (
     zero_router_hull,
 )
 from polyroute.evaluation._report import to_markdown, write_report
+from polyroute.evaluation._shift import ShiftResult, run_shift_suite
 from polyroute.evaluation._suites import (
     Suite,
     TestSpec,
@@ -36,6 +37,7 @@ __all__ = [
     "DeferralCurve",
     "EvaluationResult",
     "RouterResult",
+    "ShiftResult",
     "Suite",
     "TestSetResult",
     "TestSpec",
@@ -54,6 +56,7 @@ __all__ = [
     "pareto_frontier",
     "pgr_curve",
     "qnc",
+    "run_shift_suite",
     "run_suite",
     "single_model_points",
     "task_accuracy",

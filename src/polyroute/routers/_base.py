@@ -243,7 +243,7 @@ class BaseRouter(BaseEstimator, ABC):  # type: ignore[misc]
 
     def _validate_params(self) -> None:
         for name, (typ, low, high) in self._constraints.items():
-            value = getattr(self, name)
+            value: Any = getattr(self, name)
             if not isinstance(value, typ) or (isinstance(value, bool) and typ is not bool):
                 raise DataError(
                     f"{type(self).__name__}.{name} must be {typ.__name__}; found {value!r}"
@@ -308,7 +308,7 @@ class BaseRouter(BaseEstimator, ABC):  # type: ignore[misc]
             "learned": learned,
         }
         (out / "router.json").write_text(json.dumps(meta, indent=2, default=_json_default))
-        np.savez(out / "arrays.npz", **arrays)
+        np.savez(out / "arrays.npz", **arrays)  # type: ignore[arg-type]
         return out
 
     @classmethod

@@ -31,7 +31,7 @@ def _column_means(Y: Array) -> Array:
     known = ~np.isnan(Y)
     counts = known.sum(axis=0)
     sums = np.where(known, Y, 0.0).sum(axis=0)
-    return np.divide(sums, counts, out=np.zeros(Y.shape[1]), where=counts > 0)
+    return np.asarray(np.divide(sums, counts, out=np.zeros(Y.shape[1]), where=counts > 0))
 
 
 class _ConstantRouter(BaseRouter):

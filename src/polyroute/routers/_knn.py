@@ -138,7 +138,7 @@ class KNNRouter(BaseRouter):
             self.cv_scores_ = {f"{kk}/{ss:g}": v for (kk, ss), v in scores.items()}
         else:
             self.cv_scores_ = {}
-            best_k, best_s = int(k), float(s)  # type: ignore[arg-type]
+            best_k, best_s = int(k), float(s)
         self.n_neighbors_ = int(min(best_k, len(X)))
         self.prior_strength_ = float(best_s)
         self._fit_support(X, Y, tasks)

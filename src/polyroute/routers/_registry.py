@@ -86,4 +86,5 @@ def load_router(path: str | Path) -> BaseRouter:
     with np.load(arrays_path, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     router._restore(learned, arrays)
-    return router
+    loaded: BaseRouter = router
+    return loaded

@@ -59,7 +59,6 @@ import numpy as np
 from scipy import special
 
 from polyroute.exceptions import DataError
-from polyroute.routers._base import BaseRouter
 from polyroute.routers._routerdc_pool import _PoolMixin
 from polyroute.routers._routerdc_train import (
     _import_torch,
@@ -81,7 +80,7 @@ _CLUSTER_SOURCES = ("auto", "kmeans", "tasks")
 
 
 # --------------------------------------------------------------------------- the router
-class ContrastiveRouter(_PoolMixin, _TrainingMixin, BaseRouter):
+class ContrastiveRouter(_PoolMixin, _TrainingMixin):
     """RouterDC (dual contrastive learning) over frozen query embeddings with a trained head.
 
     Parameters
@@ -293,7 +292,7 @@ class ContrastiveRouter(_PoolMixin, _TrainingMixin, BaseRouter):
             raise DataError(f"Y must hold scores in [0, 1] (NaN = unknown); found {bad!r}")
         if not np.isfinite(X).all():
             raise DataError("X must be finite; found NaN or infinite embeddings")
-        ungraded = [str(model_names[j]) for j in np.flatnonzero(np.isnan(Y).all(axis=0))]
+        ungraded = [str(model_names[int(j)]) for j in np.flatnonzero(np.isnan(Y).all(axis=0))]
         if ungraded and len(ungraded) < Y.shape[1]:  # all ungraded: the empty-rows error says so
             raise DataError(
                 f"model(s) {ungraded} have no score on any training query; expected "
@@ -354,7 +353,7 @@ class ContrastiveRouter(_PoolMixin, _TrainingMixin, BaseRouter):
     def similarity_logits(self, X: Array) -> Array:
         """``cos(h(x), e_m) / τ`` per (query, LLM): the logits of RouterDC's ``p(m|x)``."""
         H = self._embed_queries(self._check_queries(X))
-        return H @ normalize(self.llm_embeddings_).T / self.temperature
+        return np.asarray(H @ normalize(self.llm_embeddings_).T / self.temperature)
 
     def predict_proba(self, X: Array) -> Array:
         """RouterDC's routing distribution ``p(m|x)``, shape (n_queries, n_models)."""
@@ -379,4 +378,4 @@ class ContrastiveRouter(_PoolMixin, _TrainingMixin, BaseRouter):
         if w > 0:
             assign = softmax(H @ self.cluster_centroids_.T / self.cluster_temperature_, axis=1)
             quality = (1.0 - w) * quality + w * (assign @ self.cluster_quality_)
-        return quality
+        return np.asarray(quality)

@@ -9,7 +9,7 @@ from typing import Any, Self
 import numpy as np
 
 from polyroute.exceptions import DataError
-from polyroute.routers._routerdc_train import _import_torch
+from polyroute.routers._routerdc_train import _import_torch, _RouterDCBase
 from polyroute.routers._routerdc_utils import (
     soft_profiles,
     softmax,
@@ -18,7 +18,7 @@ from polyroute.routers._routerdc_utils import (
 Array = np.ndarray
 
 
-class _PoolMixin:
+class _PoolMixin(_RouterDCBase):
     """New LLMs without retraining (:class:`ContrastiveRouter`'s dynamic pool)."""
 
     def add_models(

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from polyroute.exceptions import DataError, MissingDependencyError, PolyrouteWarning
+from polyroute.routers._base import BaseRouter
 from polyroute.routers._routerdc_utils import (
     BatchSampler,
     holdout_split,
@@ -39,7 +40,51 @@ def _import_torch() -> Any:
     return torch
 
 
-class _TrainingMixin:
+class _RouterDCBase(BaseRouter):
+    """What the training loop and the dynamic pool read from :class:`ContrastiveRouter`.
+
+    Declarations only (for the type checker): the settings are set by ``ContrastiveRouter.__init__``,
+    the learned arrays by ``fit``, and the query methods are ``ContrastiveRouter``'s.
+    """
+
+    hidden_dim: int
+    embed_dim: int
+    temperature: float
+    n_positives: int
+    n_negatives: int
+    negative_threshold: float
+    n_clusters: int
+    cluster_source: str
+    sample_loss_weight: float
+    n_sample_negatives: int
+    learning_rate: float
+    weight_decay: float
+    n_steps: int
+    batch_size: int
+    eval_every: int
+    holdout_fraction: float
+    random_state: int | None
+    show_progress: bool | None
+    model_names_: list[str]
+    llm_embeddings_: Array
+    calibration_: Array
+    cluster_centroids_: Array
+    cluster_temperature_: float
+    cluster_quality_: Array
+    cluster_counts_: Array
+    model_costs_: Array
+
+    def _head(self, X: Array) -> Array:
+        raise NotImplementedError
+
+    def _embed_queries(self, X: Array) -> Array:
+        raise NotImplementedError
+
+    def _check_queries(self, X: Array) -> Array:
+        raise NotImplementedError
+
+
+class _TrainingMixin(_RouterDCBase):
     """The training loop of :class:`ContrastiveRouter` (clusters, network, steps, checkpoints)."""
 
     def _training_clusters(
@@ -79,7 +124,7 @@ class _TrainingMixin:
 
     def _training_embeddings(self, torch: Any, net: Any, X: Array, rows: Array) -> Array:
         """Routing-space embeddings of the training rows after training (numpy head)."""
-        return self._head(X[rows])
+        return np.asarray(self._head(X[rows]))
 
     # ------------------------------------------------------------------ network
     def _build_network(self, torch: Any, *, n_models: int, X: Array) -> Any:
@@ -164,7 +209,7 @@ class _TrainingMixin:
                 stacklevel=4,
             )
             return max(n_train, 1)
-        return self.batch_size
+        return int(self.batch_size)
 
     def _step_loss(
         self, torch: Any, net: Any, X: Array, Y: Array, clusters: Array, idx: Array, rng: Any

@@ -39,7 +39,7 @@ _N_PSEUDO_TASKS = 8
 
 def unit_rows(X: Array) -> Array:
     X = np.asarray(X, dtype=np.float32)
-    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    return np.asarray(X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12))
 
 
 def top_k_similarity(Q: Array, ref: Array, k: int, *, exclude: Array | None = None) -> Array:
@@ -130,4 +130,4 @@ def prior_quality(Y: Array) -> Array:
     known = ~np.isnan(Y)
     counts = known.sum(axis=0)
     sums = np.where(known, Y, 0.0).sum(axis=0)
-    return np.divide(sums, counts, out=np.full(Y.shape[1], 0.5), where=counts > 0)
+    return np.asarray(np.divide(sums, counts, out=np.full(Y.shape[1], 0.5), where=counts > 0))

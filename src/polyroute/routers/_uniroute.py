@@ -32,7 +32,7 @@ Deviations from the paper, all optional (the defaults reproduce the paper):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -168,7 +168,7 @@ class ClusterRouter(_ProfileRouter):
             raise DataError(
                 f"{name}.assignment must be one of {_ASSIGNMENTS}; found {self.assignment!r}"
             )
-        ks = (
+        ks: list[Any] = (
             [self.n_clusters]
             if self.n_clusters not in ("auto", "multi")
             else list(self.cluster_grid)

@@ -24,6 +24,9 @@ class _ProfileRouter(BaseRouter):
     """Shared profile table (counts, smoothing, add/remove/update models, summaries)."""
 
     supports_new_models: ClassVar[bool] = True
+    errors_: Array
+    counts_: Array
+    model_costs_: Array
 
     # subclasses implement _responsibilities(X) -> (n, K)
     def _responsibilities(self, X: Array) -> Array:
@@ -91,7 +94,7 @@ class _ProfileRouter(BaseRouter):
         With several clusterings (``n_clusters="multi"``) the average over them.
         """
         X = self._check_X(X)
-        return 1.0 - (self._responsibilities(X) @ self.profiles().T) / self._n_blocks()
+        return np.asarray(1.0 - (self._responsibilities(X) @ self.profiles().T) / self._n_blocks())
 
     # ------------------------------------------------------------------ dynamic pool
     def _profile_new(self, X_val: Array, Y_val: Array, n_models: int) -> tuple[Array, Array]:
