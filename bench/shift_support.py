@@ -41,11 +41,13 @@ def signals(ref: np.ndarray, Q: np.ndarray, seed: int) -> dict[str, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encoder", default="minilm-static")
+    parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    names = args.datasets.split(",")
     enc = make_encoder(args.encoder)
     table: dict[str, dict[str, list[float]]] = {}
-    for name in DATASETS:
+    for name in names:
         ds = load_dataset(name)
         if not ds.splits:
             ds = ds.random_split({"train": 0.6, "val": 0.1, "test": 0.3}, seed=0)
@@ -73,15 +75,16 @@ def main() -> None:
         lines = [
             "# Support signals: in-task vs unseen-task prompts (AUROC, leave-one-task-out on train)",
             "",
-            "Command: `nice -n 10 .venv/bin/python bench/shift_support.py --out docs/results`",
+            "Command: `nice -n 10 .venv/bin/python bench/shift_support.py --out docs/results"
+            + (f" --datasets {args.datasets}`" if names != list(DATASETS) else "`"),
             "",
             __doc__.split("\n\n")[1].replace("\n", " "),
             "",
-            "| signal | " + " | ".join(DATASETS) + " |",
-            "| --- |" + " ---: |" * len(DATASETS),
+            "| signal | " + " | ".join(names) + " |",
+            "| --- |" + " ---: |" * len(names),
         ]
         for k in keys:
-            cells = [f"{np.mean(table[d][k]):.3f} ({np.min(table[d][k]):.2f})" for d in DATASETS]
+            cells = [f"{np.mean(table[d][k]):.3f} ({np.min(table[d][k]):.2f})" for d in names]
             lines.append(f"| {k} | " + " | ".join(cells) + " |")
         (out / "shift_support.md").write_text("\n".join(lines) + "\n")
 
