@@ -12,6 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from polyroute.cli._fit import file_options
 from polyroute.exceptions import ConfigError
 
 
@@ -38,14 +39,14 @@ def run_shift_command(args: argparse.Namespace, default_out: Path) -> int:
         datasets,
         routers=[labels[c] for c in chosen],
         encoder=encoder,
-        task_column=args.task_column,
+        file_options=file_options(args),
         data_dir=args.data_dir,
         progress=None if args.no_progress else lambda m: print(m, file=sys.stderr),
     )
     parts = ["polyroute", "eval"]
     parts += ["--dataset", args.dataset, "--shift"] if args.dataset else ["--suite", "shift"]
-    if args.task_column:
-        parts += ["--task-column", args.task_column]
+    for flag, value in file_options(args).items():
+        parts += [f"--{flag.replace('_', '-')}", value]
     for r in args.router or []:
         parts += ["--router", r]
     if encoder != "minilm-static":

@@ -248,7 +248,8 @@ class BaseRouter(BaseEstimator, ABC):  # type: ignore[misc]
                 raise DataError(
                     f"{type(self).__name__}.{name} must be {typ.__name__}; found {value!r}"
                 )
-            if (low is not None and value < low) or (high is not None and value > high):
+            number: Any = value  # a number of type typ (checked above)
+            if (low is not None and number < low) or (high is not None and number > high):
                 raise DataError(
                     f"{type(self).__name__}.{name} must be in [{low}, {high}]; found {value!r}"
                 )
