@@ -1,10 +1,27 @@
-"""polyroute: route each LLM request to the right model in a changing pool, then deliver it."""
+"""polyroute: route each LLM request to the right model in a changing pool, then deliver it.
 
-from polyroute.data import RoutingDataset
+The names below load on first use (PEP 562): ``import polyroute`` stays cheap (no numpy,
+scikit-learn or scipy), so the CLI and the gateway start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from polyroute._version import __version__
 from polyroute.exceptions import DataError, PolyrouteError
-from polyroute.routers import BaseRouter, make_router, select
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from polyroute.data import RoutingDataset
+    from polyroute.routers import BaseRouter, make_router, select
+
+_LAZY = {
+    "BaseRouter": "polyroute.routers",
+    "RoutingDataset": "polyroute.data",
+    "make_router": "polyroute.routers",
+    "select": "polyroute.routers",
+}
 
 __all__ = [
     "BaseRouter",
@@ -15,3 +32,15 @@ __all__ = [
     "make_router",
     "select",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'polyroute' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later look-ups skip this hook
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,8 +1,7 @@
 """Small frozen value types shared by the pool, balancers and engine.
 
 They carry no behaviour beyond validation of their own fields: a :class:`Deployment` is one
-OpenAI-compatible endpoint serving a model, a :class:`ModelSpec` a model with its prices and
-deployments.
+OpenAI-compatible endpoint serving a model.
 """
 
 from __future__ import annotations
@@ -64,44 +63,3 @@ class Deployment:
     def key(self) -> str:
         """``"model/name"``: the identifier used for shared state (in-flight counts, circuits)."""
         return f"{self.model}/{self.name}"
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSpec:
-    """A model in the pool: its prices and the deployments that serve it.
-
-    Parameters
-    ----------
-    name : str
-        Model name clients and routers use.
-    input_cost_per_mtok, output_cost_per_mtok : float
-        Price in USD per million input / output tokens (>= 0).
-    deployments : tuple of Deployment
-        Endpoints serving this model; each one's ``model`` must equal ``name``.
-    """
-
-    name: str
-    input_cost_per_mtok: float
-    output_cost_per_mtok: float
-    deployments: tuple[Deployment, ...] = ()
-
-    def __post_init__(self) -> None:
-        for field in ("input_cost_per_mtok", "output_cost_per_mtok"):
-            value = getattr(self, field)
-            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise ConfigError(
-                    f"model {self.name!r} {field}: expected a finite number >= 0, found {value!r}"
-                )
-        seen: set[str] = set()
-        for dep in self.deployments:
-            if dep.model != self.name:
-                raise ConfigError(
-                    f"model {self.name!r}: expected deployments of model {self.name!r}, "
-                    f"found deployment {dep.name!r} of model {dep.model!r}"
-                )
-            if dep.name in seen:
-                raise ConfigError(
-                    f"model {self.name!r}: expected unique deployment names, "
-                    f"found {dep.name!r} twice"
-                )
-            seen.add(dep.name)

@@ -8,9 +8,12 @@
     │   └── DataNotFoundError(FileNotFoundError)   a data file or directory that is not there
     ├── NotFittedError(ValueError, AttributeError)
     ├── OnboardingError(n_failed, n_total, reasons)   router left unchanged
-    ├── RoutingError ── NoEligibleModelError, NoHealthyDeploymentError, InvalidRequestError
+    ├── StoreUnavailableError                      pool store deleted, corrupt or unreachable
+    ├── RoutingError ── NoEligibleModelError, NoHealthyDeploymentError, InvalidRequestError,
+    │                   EncoderSaturatedError(retry_after_s)
     └── UpstreamError(model, deployment, status_code, retryable)
         ├── UpstreamTimeout*, UpstreamConnectionError*, RateLimited*, UpstreamServerError*
+        │   └── MalformedUpstreamResponse*    a 2xx whose body is not JSON (truncated, HTML)
         ├── UpstreamClientError, CircuitOpenError*
         └── AllAttemptsFailedError(attempts)                  * retryable = True
 
@@ -84,6 +87,12 @@ class OnboardingError(PolyrouteError):
         self.reasons = dict(reasons or {})
 
 
+class StoreUnavailableError(PolyrouteError):
+    """The pool store cannot be trusted now: deleted, replaced, corrupt or unreachable (HTTP 503).
+
+    Nothing was written; the message names the store and what was found."""
+
+
 class RoutingError(PolyrouteError):
     """No routing decision could be made."""
 
@@ -98,6 +107,14 @@ class NoEligibleModelError(RoutingError):
 
 class NoHealthyDeploymentError(RoutingError):
     """Every deployment of a model is excluded (circuit open or at capacity)."""
+
+
+class EncoderSaturatedError(RoutingError):
+    """Too many prompts already wait for the encoder; retry after ``retry_after_s`` (HTTP 503)."""
+
+    def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class UpstreamError(PolyrouteError):
@@ -135,6 +152,10 @@ class RateLimited(UpstreamError):
 
 class UpstreamServerError(UpstreamError):
     retryable = True
+
+
+class MalformedUpstreamResponse(UpstreamServerError):
+    """A 2xx answer whose body breaks the protocol (not JSON, truncated): a failed attempt."""
 
 
 class UpstreamClientError(UpstreamError):

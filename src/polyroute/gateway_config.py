@@ -26,19 +26,34 @@ from polyroute.exceptions import ConfigError
 
 ENV_PREFIX = "POLYROUTE_"
 BUILTIN_ROUTER = "builtin:default"
-BALANCERS = (
-    "round-robin",
-    "weighted-round-robin",
-    "random",
-    "least-connections",
-    "latency-ewma",
-    "consistent-hash",
-)
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$"
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    # allow_inf_nan=False: JSON has no Infinity/NaN, so a value that parsed as one (Python's json
+    # accepts the literals) must be refused, or /v1/models would later emit invalid JSON.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, allow_inf_nan=False
+    )
+
+
+class ConnectionLimits(_Frozen):
+    """Connection-level limits of the HTTP server (``server.limits``; docs/gateway.md)."""
+
+    #: Idle time allowed between two requests on a keep-alive connection.
+    keep_alive_timeout_s: float = Field(5.0, gt=0)
+    #: A request head must be complete this long after the connection opened (or after the
+    #: first byte of a later request): idle and slowloris connections are closed.
+    header_timeout_s: float = Field(10.0, gt=0)
+    #: The body must be complete this long after the head.
+    body_timeout_s: float = Field(30.0, gt=0)
+    #: Larger request heads (request line + headers) get 431.
+    max_header_bytes: int = Field(65536, ge=1024)
+    #: Connections or requests in progress beyond which new requests get 503 (keep it under
+    #: the process's open-file limit); ``None`` = no limit.
+    max_concurrency: int | None = Field(4096, ge=1)
+    #: Listen backlog (connections the kernel queues before the server accepts them).
+    backlog: int = Field(2048, ge=1)
 
 
 class ServerSettings(_Frozen):
@@ -56,8 +71,16 @@ class ServerSettings(_Frozen):
     max_pending_embeddings: int = Field(64, ge=1)
     #: Shared state for several replicas (``redis://host:6379/0``); ``None`` = in-process.
     state_url: str | None = Field(None, pattern=r"^rediss?://\S+$")
+    #: Redis connect timeout, and the most one Redis command may take before the gateway falls
+    #: back to per-process state (``state/_redis.py`` documents the policy).
+    state_connect_timeout_s: float = Field(0.25, gt=0)
+    state_timeout_s: float = Field(0.1, gt=0)
+    #: Pool in PostgreSQL, shared by every host (``postgresql://user@host/db``); overrides
+    #: ``pool_path`` and ``ephemeral_pool``. Needs the ``[postgres]`` extra.
+    database_url: str | None = Field(None, pattern=r"^postgres(ql)?://\S+$")
     #: Upstream HTTP client: "native" (lean keep-alive HTTP/1.1, default) or "httpx".
     upstream_client: Literal["native", "httpx"] = "native"
+    limits: ConnectionLimits = ConnectionLimits()
 
 
 class DeploymentSettings(_Frozen):
@@ -239,6 +262,9 @@ class SecuritySettings(_Frozen):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     rate_limit_rps: float | None = Field(None, gt=0)
     rate_limit_burst: int = Field(20, ge=1)
+    #: While the shared state store (Redis) is unreachable: "open" lets requests through
+    #: unchecked (counted in metrics, one warning a second), "closed" answers 503.
+    rate_limit_fallback: Literal["open", "closed"] = "open"
 
 
 class GatewaySettings(_Frozen):

@@ -1,4 +1,4 @@
-"""Deployment and ModelSpec: frozen value types that reject bad fields with precise errors."""
+"""Deployment: a frozen value type that rejects bad fields with precise errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from polyroute._types import Deployment, ModelSpec
+from polyroute._types import Deployment
 from polyroute.exceptions import ConfigError
 
 
@@ -41,15 +41,3 @@ def test_deployment_rejects_bad_fields(kwargs: dict[str, object], match: str) ->
     fields: dict[str, object] = {"name": "d", "model": "m", "base_url": "http://x/v1"}
     with pytest.raises(ConfigError, match=match):
         Deployment(**{**fields, **kwargs})  # type: ignore[arg-type]
-
-
-def test_model_spec_checks_prices_and_its_deployments() -> None:
-    dep = Deployment("d", "m", "http://x/v1")
-    spec = ModelSpec("m", 0.15, 0.6, (dep,))
-    assert spec.deployments == (dep,)
-    with pytest.raises(ConfigError, match="input_cost_per_mtok: expected a finite number >= 0"):
-        ModelSpec("m", -1.0, 0.6)
-    with pytest.raises(ConfigError, match="found deployment 'd' of model 'other'"):
-        ModelSpec("m", 1.0, 1.0, (Deployment("d", "other", "http://x/v1"),))
-    with pytest.raises(ConfigError, match="expected unique deployment names, found 'd' twice"):
-        ModelSpec("m", 1.0, 1.0, (dep, dep))

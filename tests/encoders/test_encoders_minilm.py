@@ -92,7 +92,7 @@ def test_missing_torch_without_graph_names_the_extra(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, onnx_encoder: MiniLMEncoder
 ) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
-    with pytest.raises(MissingDependencyError, match=r"polyroute\[torch\]"):
+    with pytest.raises(MissingDependencyError, match=r"polyroute\[train\]"):
         ensure_onnx_graph(onnx_encoder.model_dir, tmp_path / "onnx" / "x.onnx")
     assert not list((tmp_path / "onnx").glob("*.tmp"))
 

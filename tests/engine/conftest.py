@@ -44,7 +44,11 @@ def make_engine(
 ) -> Iterator[Callable[..., RoutingEngine]]:
     engines: list[RoutingEngine] = []
 
-    def factory(deployments: dict[str, list[str]] | None = None, **extra: Any) -> RoutingEngine:
+    def factory(
+        deployments: dict[str, list[str]] | None = None,
+        encoders: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> RoutingEngine:
         deployments = deployments or {}
         costs = {"math-pro": 0.01, "poet": 0.005, "cheap": 0.0001}
         data: dict[str, Any] = {
@@ -80,8 +84,9 @@ def make_engine(
             store=store,
             upstream=HttpxUpstream(),
             secret_lookup=lambda name: None,
-            encoders={"hashing": hashing},
-            routers={"auto": router},
+            encoders={"hashing": hashing, **(encoders or {})},
+            # the fixture router serves every learned profile
+            routers={p.name: router for p in settings.profiles if p.strategy == "learned"},
         )
         engine.start()
         engines.append(engine)

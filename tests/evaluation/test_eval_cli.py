@@ -151,7 +151,7 @@ def test_fit_then_route_explains_the_choice(
         (["eval", "--suite", "routerdc", "--router", "nope"], "unknown router 'nope'; expected"),
         (["eval", "--suite", "no-such-suite"], "unknown suite 'no-such-suite'; expected one of"),
         (["eval", "--dataset", "no-such-dataset"], "unknown dataset 'no-such-dataset'"),
-        (["eval", "--suite", "routerdc", "--param", "knn"], "--param expects ROUTER.KEY=VALUE"),
+        (["eval", "--suite", "routerdc", "--param", "knn"], "--param expects LABEL.KEY=VALUE"),
         (
             [
                 "fit",

@@ -9,11 +9,12 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from polyroute.encoders import HashingEncoder
 from polyroute.evaluation import evaluate, run_suite, to_markdown, write_report
 from polyroute.exceptions import DataError
 from polyroute.routers import BaseRouter, make_router
 from polyroute.routers._baselines import ZeroRouter
-from polyroute.testing import make_routing_dataset
+from polyroute.testing import FakeClock, make_routing_dataset
 
 
 class CountingRouter(ZeroRouter):
@@ -53,6 +54,37 @@ def test_fits_once_and_predicts_once_per_test_set(synthetic, tmp_path: Path) -> 
     train, tests = synthetic
     _run({"counting": CountingRouter()}, train, tests, tmp_path, cost_weights=[0.0, 0.01, 0.1, 1])
     assert CountingRouter.calls == {"fit": 1, "predict": 2}
+
+
+class _TimedEncoder(HashingEncoder):
+    """Hashing encoder whose every call takes 5 s of a fake clock."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def encode(self, texts, **kwargs):  # type: ignore[no-untyped-def]
+        self.clock.advance(5.0)
+        return super().encode(texts, **kwargs)
+
+
+def test_embedding_time_is_reported_apart_from_every_router(synthetic, tmp_path: Path) -> None:
+    train, tests = synthetic
+    clock = FakeClock()
+    res = evaluate(
+        ["best-single", "knn", "zero-router"],
+        train,
+        {"test": tests["test"]},
+        encoder=_TimedEncoder(clock),
+        show_progress=False,
+        embed_kwargs={"cache_dir": tmp_path},
+        clock=clock,
+    )
+    assert res.fit_time_s == {"best-single": 0.0, "knn": 0.0, "zero-router": 0.0}
+    assert [r.predict_time_s for r in res.tests["test"].routers.values()] == [0.0, 0.0, 0.0]
+    assert set(res.embed_time_s) == {"train", "test"}
+    assert min(res.embed_time_s.values()) >= 5.0
+    assert res.to_dict()["embed_time_s"] == res.embed_time_s
 
 
 def test_results_order_routers_sensibly(synthetic, tmp_path: Path) -> None:
@@ -171,3 +203,17 @@ def test_routerdc_suite_reproduces_the_reference_numbers(data_dir: Path) -> None
     for key, value in want.items():
         assert got[key] == pytest.approx(value, abs=0.01), key
     assert res.encoder is None  # no embeddings needed for these
+
+
+def test_routing_everything_to_the_qnc_reference_costs_exactly_its_cost(data_dir: Path) -> None:
+    """On MMLU-Pro three models lack results (DeepSeek-Coder-V2 on 14% of prompts). Sending every
+    query to the best single model must score QNC = 1: its quality at its own cost. Choosing and
+    measuring the reference on each model's own rows gave 0.9993 (and 0.9957 for zero-router)."""
+    res = run_suite(
+        "mmlu-pro", routers=["best-single", "zero-router"], data_dir=data_dir, show_progress=False
+    )
+    test = res.tests["test"]
+    assert 0 < test.shared.size < test.n_queries
+    assert test.best_single == "gemini-1.5-pro-002"
+    assert test.routers["best-single"].qnc == pytest.approx(1.0, abs=1e-9)
+    assert test.routers["zero-router"].qnc == pytest.approx(1.0, abs=1e-9)

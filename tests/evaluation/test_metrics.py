@@ -11,11 +11,13 @@ from polyroute.evaluation import (
     apgr,
     area_under_curve,
     best_single_model,
+    curve_on_rows,
     deferral_curve,
     nondecreasing_convex_hull,
     pareto_frontier,
     pgr_curve,
     qnc,
+    shared_rows,
     single_model_points,
     task_accuracy,
     zero_router_hull,
@@ -195,3 +197,22 @@ def test_apgr_oracle_shares_ties() -> None:
 def test_bad_inputs_raise_data_error_saying_what_was_expected(call, message: str) -> None:
     with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call()
+
+
+def test_best_single_is_chosen_on_the_queries_every_model_answered() -> None:
+    # model 2 was run on the first two queries only: 1.0 over its own results, but on the
+    # queries every model answered (the first two) models 1 and 2 tie at 1.0 -> the cheaper, 1.
+    Yn = np.array([[0.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.0, 0.0, np.nan], [1.0, 0.0, np.nan]])
+    costs = np.array([1.0, 2.0, 4.0])
+    assert shared_rows(Yn).tolist() == [0, 1]
+    assert best_single_model(Yn, costs) == 1
+    # no query answered by every model: each model's own results decide
+    assert best_single_model(np.array([[1.0, np.nan], [np.nan, 0.5]]), np.ones(2)) == 0
+
+
+def test_curve_on_rows_charges_the_same_choices_on_a_subset() -> None:
+    Y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    curve = deferral_curve(Y, Y, np.array([1.0, 3.0]), cost_weights=[0.0, 10.0])
+    sub = curve_on_rows(curve, np.array([1, 2]), Y, np.array([1.0, 3.0]))
+    assert sub.choices.tolist() == [[1, 0], [0, 0]]
+    assert sub.costs.tolist() == [2.0, 1.0] and sub.qualities.tolist() == [1.0, 0.5]

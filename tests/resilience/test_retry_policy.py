@@ -18,7 +18,8 @@ from polyroute.exceptions import (
     UpstreamServerError,
     UpstreamTimeout,
 )
-from polyroute.resilience import RetryPolicy
+from polyroute.gateway_config import RetrySettings
+from polyroute.resilience import RetryPolicy, parse_retry_after
 
 RETRYABLE = [
     UpstreamTimeout,
@@ -54,6 +55,12 @@ def test_equal_jitter_stays_in_upper_half() -> None:
     policy = RetryPolicy(max_attempts=5, base_delay_s=1.0, jitter="equal", rng=random.Random(0))
     values = [policy.backoff_s(3) for _ in range(1000)]
     assert all(2.0 <= v <= 4.0 for v in values)
+
+
+def test_jitter_fraction_bounds_the_random_part() -> None:
+    policy = RetryPolicy(max_attempts=5, base_delay_s=1.0, jitter=0.25, rng=random.Random(0))
+    values = [policy.backoff_s(3) for _ in range(1000)]  # ceiling 4 s: wait in [3, 4]
+    assert all(3.0 <= v <= 4.0 for v in values) and min(values) < 3.05
 
 
 def test_same_seed_same_delays() -> None:
@@ -117,7 +124,8 @@ def test_single_attempt_policy_never_retries() -> None:
     ("kwargs", "match"),
     [
         ({"max_attempts": 0}, "max_attempts: expected an integer >= 1, found 0"),
-        ({"jitter": "decorrelated"}, "jitter: expected one of"),
+        ({"jitter": "decorrelated"}, r"jitter: expected a number in \[0, 1\] or one of"),
+        ({"jitter": 1.5}, r"jitter: expected a number in \[0, 1\]"),
         ({"base_delay_s": -1.0}, "base_delay_s: expected a finite number >= 0, found -1.0"),
         ({"multiplier": 0.5}, "multiplier: expected a number >= 1, found 0.5"),
         ({"retry_after_beyond_max": "wait"}, "retry_after_beyond_max: expected one of"),
@@ -126,3 +134,33 @@ def test_single_attempt_policy_never_retries() -> None:
 def test_bad_parameters_are_rejected(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_gateway_config_jitter_reaches_the_policy() -> None:
+    settings = RetrySettings(max_attempts=4, base_delay_s=1.0, max_delay_s=8.0, jitter=0.0)
+    policy = RetryPolicy.from_settings(settings)
+    assert [policy.delay_s(a, UpstreamTimeout("t")) for a in (1, 2, 3)] == [1.0, 2.0, 4.0]
+    half = RetryPolicy.from_settings(settings.model_copy(update={"jitter": 0.5}))
+    assert all(2.0 <= half.backoff_s(3) <= 4.0 for _ in range(200))
+    assert half.max_retry_after_s == settings.max_retry_after_s
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 1.5 ", 1.5),
+        ("-3", 0.0),
+        ("Thu, 01 Jan 1970 00:01:40 GMT", 50.0),  # RFC 9110 IMF-fixdate
+        ("Thursday, 01-Jan-70 00:01:40 GMT", 50.0),  # obsolete RFC 850 form
+        ("Thu, 01 Jan 1970 00:00:10 GMT", 0.0),  # a date in the past: retry now
+        ("in a while", None),
+        ("", None),
+        (None, None),
+        ("nan", None),
+    ],
+)
+def test_retry_after_reads_delay_seconds_and_http_dates(
+    value: str | None, seconds: float | None
+) -> None:
+    assert parse_retry_after(value, now=50.0) == seconds

@@ -255,7 +255,7 @@ def test_cli_fits_an_unsplit_file_with_gaps_and_fewer_prompts_than_a_batch(tmp_p
         )
         == 2
     )
-    assert "['model_b'] have no score on any training query" in capsys.readouterr().err
+    assert "'model_b' have no result on any of the 2 training prompts" in capsys.readouterr().err
 
 
 def test_nan_scores_are_masked_and_empty_rows_dropped(routerdc_slices):

@@ -103,6 +103,7 @@ def test_serve_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_routes_real_recorded_answers_end_to_end(data_dir: Path) -> None:
+    pytest.importorskip("pandas", reason="the demo replays RouterBench: the eval extra")
     if not (builtin_router_path() / "router.json").is_file():
         pytest.skip("the default router artifact is not shipped in this checkout")
     out = subprocess.run(

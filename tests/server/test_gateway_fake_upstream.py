@@ -57,6 +57,7 @@ def test_bad_fault_configurations_are_rejected() -> None:
 
 
 def test_replay_answers_with_the_recorded_routerbench_response(data_dir: Path) -> None:
+    pytest.importorskip("pandas", reason="reading RouterBench needs the eval extra")
     from polyroute.data import load_dataset
 
     ds = load_dataset("routerbench", data_dir=data_dir)

@@ -18,6 +18,7 @@ from polyroute.testing import FakeUpstream, FaultConfig, redis_server, redis_ser
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
+    pytest.importorskip("redis", reason="the redis extra is not installed")
     if not redis_server_available():
         pytest.skip("redis-server binary not found on PATH (apt-get install redis-server)")
     with redis_server() as url:

@@ -41,7 +41,8 @@ def make_store(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
         prefix = f"test-{uuid.uuid4().hex[:8]}:"
 
         def factory(clock: FakeClock) -> StateStore:
-            store = RedisStateStore(url, prefix=prefix, clock=clock)
+            # generous timeout: these tests check semantics on a busy machine, not outage handling
+            store = RedisStateStore(url, prefix=prefix, clock=clock, timeout_s=2.0)
             created.append(store)
             return store
 

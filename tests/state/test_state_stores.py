@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import pytest
 
 from polyroute.exceptions import ConfigError
-from polyroute.state import InMemoryStateStore, RedisStateStore, StateStore, TokenBucketLimiter
+from polyroute.state import InMemoryStateStore, RedisStateStore, StateStore
 from polyroute.testing import FakeClock
 
+T = TypeVar("T")
 StoreFactory = Callable[[FakeClock], StateStore]
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
 
 
 def test_both_implementations_satisfy_the_protocol(make_store: StoreFactory) -> None:
@@ -83,17 +90,17 @@ def test_update_state_is_atomic_across_threads(make_store: StoreFactory, clock: 
 
 def test_token_bucket_burst_then_refill_at_rate(make_store: StoreFactory, clock: FakeClock) -> None:
     store = make_store(clock)
-    taken = [store.take("client", rate_per_s=2.0, burst=3) for _ in range(3)]
+    taken = [_run(store.take("client", rate_per_s=2.0, burst=3)) for _ in range(3)]
     assert taken == [(True, 0.0)] * 3
-    allowed, retry_after = store.take("client", rate_per_s=2.0, burst=3)
+    allowed, retry_after = _run(store.take("client", rate_per_s=2.0, burst=3))
     assert not allowed and retry_after == pytest.approx(0.5)
     clock.advance(0.25)
-    allowed, retry_after = store.take("client", rate_per_s=2.0, burst=3)
+    allowed, retry_after = _run(store.take("client", rate_per_s=2.0, burst=3))
     assert not allowed and retry_after == pytest.approx(0.25)  # a refused take consumes nothing
     clock.advance(retry_after)  # waiting exactly retry_after is enough
-    assert store.take("client", rate_per_s=2.0, burst=3) == (True, 0.0)
+    assert _run(store.take("client", rate_per_s=2.0, burst=3)) == (True, 0.0)
     clock.advance(100.0)  # refill stops at burst
-    assert [store.take("client", rate_per_s=2.0, burst=3)[0] for _ in range(4)] == [
+    assert [_run(store.take("client", rate_per_s=2.0, burst=3))[0] for _ in range(4)] == [
         True,
         True,
         True,
@@ -105,7 +112,7 @@ def test_token_bucket_rate_over_a_long_run(make_store: StoreFactory, clock: Fake
     store = make_store(clock)
     granted = 0
     for _ in range(1000):  # 10 s of requests every 10 ms against 5/s with burst 2
-        granted += store.take("k", rate_per_s=5.0, burst=2)[0]
+        granted += _run(store.take("k", rate_per_s=5.0, burst=2))[0]
         clock.advance(0.01)
     assert granted in (51, 52)  # burst 2 + 5/s * 10 s, give or take the last refill
 
@@ -114,11 +121,11 @@ def test_token_bucket_multi_token_and_impossible_request(
     make_store: StoreFactory, clock: FakeClock
 ) -> None:
     store = make_store(clock)
-    assert store.take("k", rate_per_s=10.0, burst=5, n=4) == (True, 0.0)
-    allowed, retry_after = store.take("k", rate_per_s=10.0, burst=5, n=4)
+    assert _run(store.take("k", rate_per_s=10.0, burst=5, n=4)) == (True, 0.0)
+    allowed, retry_after = _run(store.take("k", rate_per_s=10.0, burst=5, n=4))
     assert not allowed and retry_after == pytest.approx(0.3)
-    assert store.take("k", rate_per_s=10.0, burst=5, n=6) == (False, math.inf)
-    assert store.take("other", rate_per_s=10.0, burst=5)[0]  # buckets are per key
+    assert _run(store.take("k", rate_per_s=10.0, burst=5, n=6)) == (False, math.inf)
+    assert _run(store.take("other", rate_per_s=10.0, burst=5))[0]  # buckets are per key
 
 
 @pytest.mark.parametrize(
@@ -133,20 +140,18 @@ def test_token_bucket_rejects_bad_parameters(
     make_store: StoreFactory, clock: FakeClock, kwargs: dict[str, float], field: str
 ) -> None:
     with pytest.raises(ConfigError, match=f"{field}: expected a finite number > 0, found"):
-        make_store(clock).take("k", **kwargs)
+        _run(make_store(clock).take("k", **kwargs))
 
 
-def test_limiter_uses_the_store_and_namespaces_keys(
+def test_token_buckets_are_per_key_and_shared_by_replicas(
     make_store: StoreFactory, clock: FakeClock
 ) -> None:
     store = make_store(clock)
-    limiter = TokenBucketLimiter(store, rate_per_s=1.0, burst=1)
-    assert limiter.try_acquire("key-a") == (True, 0.0)
-    assert limiter.try_acquire("key-a") == (False, pytest.approx(1.0))
-    assert limiter.try_acquire("key-b") == (True, 0.0)
-    assert store.take("key-a", rate_per_s=1.0, burst=1) == (True, 0.0)  # other namespace
-    second_replica = TokenBucketLimiter(make_store(clock), rate_per_s=1.0, burst=1)
-    assert second_replica.try_acquire("key-a")[0] is False  # the bucket is shared
+    assert _run(store.take("key-a", rate_per_s=1.0, burst=1)) == (True, 0.0)
+    assert _run(store.take("key-a", rate_per_s=1.0, burst=1)) == (False, pytest.approx(1.0))
+    assert _run(store.take("key-b", rate_per_s=1.0, burst=1)) == (True, 0.0)
+    second_replica = make_store(clock)
+    assert _run(second_replica.take("key-a", rate_per_s=1.0, burst=1))[0] is False  # shared
 
 
 def test_publish_bumps_version_and_notifies(make_store: StoreFactory, clock: FakeClock) -> None:

@@ -5,18 +5,20 @@
     polyroute eval --suite routerdc
     polyroute eval --dataset routerbench --train-split train --test-split test \\
         --router knn --router zero-router --cost-weights 0 10 100 --out docs/results
+    polyroute eval --dataset pool.csv --router uniroute-kmeans \\
+        --router multi=uniroute-kmeans:n_clusters=multi
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-from polyroute.cli._fit import add_file_options, file_options
+from polyroute.cli._command import command_line
+from polyroute.cli._fit import add_file_options, excluded_models, file_options
 from polyroute.exceptions import ConfigError, DataError
 
 DEFAULT_OUT = Path("docs") / "results"
@@ -54,14 +56,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--router",
         action="append",
-        metavar="NAME",
-        help="router registry name; repeat for several (default: the suite's list)",
+        metavar="[LABEL=]NAME[:KEY=VALUE,...]",
+        help="router registry name, optionally configured and labelled, e.g. knn, "
+        "knn:n_neighbors=50 or multi=uniroute-kmeans:n_clusters=multi; repeat for several, "
+        "the same router too (default: the suite's list)",
     )
     p.add_argument(
         "--param",
         action="append",
         default=[],
-        metavar="ROUTER.KEY=VALUE",
+        metavar="LABEL.KEY=VALUE",
         help="router parameter, e.g. knn.n_neighbors=50 (value parsed as JSON)",
     )
     p.add_argument(
@@ -97,7 +101,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="with --dataset: the shift suite (leave one task out) on that dataset or file",
     )
-    p.set_defaults(func=_cmd_eval)
+    p.set_defaults(func=_cmd_eval, command_parser=p)
 
 
 def _suite_names() -> list[str]:
@@ -107,23 +111,18 @@ def _suite_names() -> list[str]:
 
 
 def _parse_params(items: list[str]) -> dict[str, dict[str, Any]]:
+    from polyroute.evaluation._router_specs import parse_value
+
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         target, eq, raw = item.partition("=")
-        router, dot, key = target.partition(".")
+        router, dot, key = target.rpartition(".")  # a label may hold dots; a key never does
         if not eq or not dot or not router or not key:
             raise ConfigError(
-                f"--param expects ROUTER.KEY=VALUE (e.g. knn.n_neighbors=50); found {item!r}"
+                f"--param expects LABEL.KEY=VALUE (e.g. knn.n_neighbors=50); found {item!r}"
             )
-        out.setdefault(router, {})[key] = _parse_value(raw)
+        out.setdefault(router, {})[key] = parse_value(raw)
     return out
-
-
-def _parse_value(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
 
 
 def _parse_fractions(text: str) -> dict[str, float]:
@@ -140,31 +139,6 @@ def _parse_fractions(text: str) -> dict[str, float]:
         if not eq or not name.strip():
             raise ConfigError(f"--random-split expects NAME=FRACTION,...; found {text!r}")
     return out
-
-
-def _command_line(args: argparse.Namespace) -> str:
-    parts = ["polyroute", "eval"]
-    if args.suite:
-        parts += ["--suite", args.suite]
-    else:
-        parts += ["--dataset", args.dataset, "--train-split", args.train_split]
-        for split in args.test_split or ["test"]:
-            parts += ["--test-split", split]
-        if args.random_split:
-            parts += ["--random-split", args.random_split, "--seed", str(args.seed)]
-    for r in args.router or []:
-        parts += ["--router", r]
-    for item in args.param:
-        parts += ["--param", item]
-    if args.cost_weights:
-        parts += ["--cost-weights", *map(str, args.cost_weights)]
-    if args.encoder != "minilm":
-        parts += ["--encoder", args.encoder]
-    if args.train_target:
-        parts += ["--train-target", args.train_target]
-    if args.out:
-        parts += ["--out", args.out]
-    return shlex.join(parts)
 
 
 def _suite_from_args(args: argparse.Namespace) -> Any:
@@ -190,11 +164,11 @@ def _suite_from_args(args: argparse.Namespace) -> Any:
             stem=Path(args.dataset).name.split(".")[0].replace("-", "_"),
             file_options=file_options(args),
         )
-    if args.train_target:
-        from dataclasses import replace
+    from dataclasses import replace
 
+    if args.train_target:
         suite = replace(suite, train_target=args.train_target)
-    return suite
+    return replace(suite, exclude_models=excluded_models(args))
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -206,24 +180,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return run_shift_command(args, DEFAULT_OUT)
 
     suite = _suite_from_args(args)
-    params = _parse_params(args.param)
-    routers = tuple(args.router) if args.router else suite.routers
-    unknown = sorted(set(params) - set(routers))
-    if unknown:
-        raise ConfigError(
-            f"--param names router(s) {unknown} that are not evaluated; expected "
-            f"one of: {', '.join(routers)}"
-        )
     result = run_suite(
         suite,
-        routers=routers,
+        routers=tuple(args.router) if args.router else suite.routers,
         encoder=args.encoder,
         cost_weights=args.cost_weights,
         data_dir=args.data_dir,
         show_progress=False if args.no_progress else None,
-        router_params=params,
+        router_params=_parse_params(args.param),
     )
-    result.command = _command_line(args)
+    result.command = command_line(args.command_parser, args, ["eval"])
     stem = args.name or suite.stem or suite.name
     out = Path(args.out) if args.out else (DEFAULT_OUT if DEFAULT_OUT.is_dir() else None)
     title = f"Router evaluation: {suite.name} — {suite.description}"

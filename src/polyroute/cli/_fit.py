@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from polyroute.exceptions import ConfigError, DataError
+from polyroute.exceptions import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,19 +51,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def add_file_options(p: argparse.ArgumentParser) -> None:
-    """Column options for routing files in the generic format (see docs/data.md)."""
+    """Column options for routing files in the generic format (see docs/data.md), and the pool."""
     p.add_argument("--prompt-column", default="prompt", help="(routing files) prompt column")
+    p.add_argument("--id-column", help="(routing files) column holding unique prompt ids")
     p.add_argument("--task-column", help="(routing files) column holding the task")
     p.add_argument("--split-column", help="(routing files) column holding the split")
+    p.add_argument(
+        "--exclude-models",
+        action="append",
+        default=[],
+        metavar="MODEL,...",
+        help="leave these models out of the pool, e.g. one with no training result; repeatable",
+    )
 
 
 def file_options(args: argparse.Namespace) -> dict[str, Any]:
     opts = {
         "prompt_column": args.prompt_column,
+        "id_column": args.id_column,
         "task_column": args.task_column,
         "split_column": args.split_column,
     }
     return {k: v for k, v in opts.items() if v}
+
+
+def excluded_models(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--exclude-models a,b --exclude-models c`` -> ``("a", "b", "c")``."""
+    names = (n.strip() for item in args.exclude_models for n in item.split(","))
+    return tuple(dict.fromkeys(n for n in names if n))
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
@@ -87,10 +102,13 @@ def load_training_data(
     *,
     all_if_unsplit: bool = False,
     options: dict[str, Any] | None = None,
+    exclude_models: tuple[str, ...] = (),
 ) -> Any:
     """The rows of ``split`` ('all' = every row) of a named dataset or a routing file
-    (every row when the dataset has no splits and ``all_if_unsplit``)."""
+    (every row when the dataset has no splits and ``all_if_unsplit``), without
+    ``exclude_models``; every model left must have a training result."""
     from polyroute.data import load_dataset, read_routing_file
+    from polyroute.evaluation._suites import require_training_results, without_models
 
     path = Path(dataset)
     ds = (
@@ -98,9 +116,13 @@ def load_training_data(
         if path.suffix and path.is_file()
         else load_dataset(dataset, data_dir=data_dir)
     )
+    ds = without_models(ds, exclude_models)
     if split == "all" or (all_if_unsplit and not ds.splits):
-        return ds.subset(np.arange(ds.n_prompts), name=f"{ds.name}:all")
-    return ds.split(split)
+        train = ds.subset(np.arange(ds.n_prompts), name=f"{ds.name}:all")
+    else:
+        train = ds.split(split)
+    require_training_results(train)
+    return train
 
 
 def fit_router(
@@ -128,8 +150,11 @@ def fit_router(
         X = embed_dataset(train, make_encoder(encoder), show_progress=show_progress)
     router.fit(X, train.scores, model_names=list(train.model_names), tasks=list(train.tasks))
     router.encoder_ = "text" if router.input_kind == "text" else encoder
-    if not hasattr(router, "model_costs_") and train.costs is not None:
-        router.model_costs_ = train.model_costs()
+    if train.costs is not None:
+        # Routers that keep per-model costs start them unknown (NaN); fill in the pool's.
+        known = train.model_costs()
+        saved = getattr(router, "model_costs_", None)
+        router.model_costs_ = known if saved is None else np.where(np.isnan(saved), known, saved)
     if not hasattr(router, "cost_unit_"):
         router.cost_unit_ = train.cost_unit if train.costs is not None else None
     return router
@@ -143,9 +168,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         args.data_dir,
         all_if_unsplit=args.split is None,
         options=file_options(args),
+        exclude_models=excluded_models(args),
     )
-    if train.n_prompts == 0:
-        raise DataError(f"split {split!r} of {args.dataset!r} has no rows; expected some")
     start = time.perf_counter()
     router = fit_router(
         args.router,

@@ -56,7 +56,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from polyroute.cli._fit import file_options, fit_router, load_training_data, parse_params
+    from polyroute.cli._fit import (
+        excluded_models,
+        file_options,
+        fit_router,
+        load_training_data,
+        parse_params,
+    )
 
     if args.router_dir:
         from polyroute.routers import load_router
@@ -65,7 +71,12 @@ def _load(args: argparse.Namespace) -> Any:
     if not args.dataset:
         raise ConfigError("--router needs --dataset to fit on (or use --router-dir)")
     train = load_training_data(
-        args.dataset, "train", args.data_dir, all_if_unsplit=True, options=file_options(args)
+        args.dataset,
+        "train",
+        args.data_dir,
+        all_if_unsplit=True,
+        options=file_options(args),
+        exclude_models=excluded_models(args),
     )
     return fit_router(
         args.router, train, encoder=args.encoder or "minilm", params=parse_params(args.param)
@@ -77,7 +88,9 @@ def parse_costs(text: str | None, router: Any) -> np.ndarray | None:
     names = list(router.model_names_)
     if text is None:
         saved = getattr(router, "model_costs_", None)
-        return None if saved is None else np.asarray(saved, dtype=np.float64)
+        if saved is None or np.isnan(np.asarray(saved, dtype=np.float64)).all():
+            return None  # fitted without costs: say so rather than print NaN utilities
+        return np.asarray(saved, dtype=np.float64)
     parts = [p.strip() for p in text.split(",") if p.strip()]
     try:
         if all("=" in p for p in parts):

@@ -66,6 +66,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise MissingDependencyError("uvicorn", "server") from exc
     from polyroute.server import create_app
+    from polyroute.server._protocol import GuardedHttpToolsProtocol, uvicorn_options
 
     overrides = {
         "server.host": args.host,
@@ -82,10 +83,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         "host": settings.server.host,
         "port": settings.server.port,
         "loop": "uvloop",
-        "http": "httptools",
         "lifespan": "on",
         "access_log": False,
         "log_level": "warning",
+        **uvicorn_options(settings.server.limits),  # connection limits (docs/gateway.md)
     }
     if settings.server.workers > 1:
         if not settings.server.state_url:
@@ -98,6 +99,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             )
         os.environ[CONFIG_ENV] = str(args.config.resolve()) if args.config else ""
         os.environ[OVERRIDES_ENV] = json.dumps(overrides)
+        kw["http"] = f"{GuardedHttpToolsProtocol.__module__}:GuardedHttpToolsProtocol"  # picklable
         _print_banner(settings, None, client_key)
         uvicorn.run(
             "polyroute.cli._serve:app_from_env", factory=True, workers=settings.server.workers, **kw
@@ -113,10 +115,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def app_from_env() -> Any:
     """App factory for multi-worker serving (each worker builds its own engine)."""
     from polyroute.server import create_app
+    from polyroute.server._protocol import GuardedHttpToolsProtocol
 
     config = os.environ.get(CONFIG_ENV) or None
     overrides = json.loads(os.environ.get(OVERRIDES_ENV) or "{}")
     settings = load_gateway_settings(config, overrides)
+    # this worker's connection protocol (named by import path: a class cannot be pickled)
+    GuardedHttpToolsProtocol.limits = settings.server.limits
     return create_app(settings, config_dir=Path(config).parent if config else None)
 
 
@@ -201,12 +206,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.requests < 1:
         raise ConfigError(f"--requests: expected a positive integer, found {args.requests}")
     import numpy as np
-    import openai
+
+    try:
+        import openai
+    except ImportError as exc:
+        raise MissingDependencyError("openai (the demo's client)", "eval") from exc
 
     from polyroute.data import load_dataset
     from polyroute.testing import FakeUpstream, FaultConfig, ServerThread, replay_responder
 
-    for noisy in ("httpx", "httpx2", "polyroute.engine._engine", "polyroute.server._app"):
+    for noisy in ("httpx", "httpx2", "polyroute.engine._view", "polyroute.server._app"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     ds = load_dataset("routerbench", data_dir=args.data_dir)
     respond = replay_responder("routerbench", data_dir=args.data_dir)

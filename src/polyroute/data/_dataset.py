@@ -145,7 +145,8 @@ class RoutingDataset:
         if self.costs.ndim == 1:
             return self.costs.copy()
         with np.errstate(invalid="ignore"):
-            return np.nan_to_num(np.nanmean(self.costs, axis=0), nan=0.0)
+            mean: Array = np.nan_to_num(np.nanmean(self.costs, axis=0), nan=0.0)
+        return mean
 
     # ------------------------------------------------------------------ subsets
     def split(self, name: str) -> RoutingDataset:

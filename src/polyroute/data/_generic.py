@@ -30,7 +30,8 @@ import numpy as np
 
 from polyroute.data._dataset import RoutingDataset
 from polyroute.data._files import require_file
-from polyroute.exceptions import DataError
+from polyroute.data._pandas import import_pandas
+from polyroute.exceptions import DataError, MissingDependencyError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,8 +51,7 @@ def _kind(path: Path) -> str:
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
-    import pandas as pd  # lazy: importing polyroute.data stays light
-
+    pd = import_pandas()
     records = []
     gz = path.name.lower().endswith(".gz")
     with gzip.open(path, "rt", encoding="utf-8") if gz else path.open(encoding="utf-8") as handle:
@@ -73,8 +73,7 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    import pandas as pd  # lazy: importing polyroute.data stays light
-
+    pd = import_pandas()
     kind = _kind(path)
     require_file(path)
     try:
@@ -85,6 +84,8 @@ def _read_table(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except DataError:
         raise
+    except ImportError as exc:  # pandas reads parquet through pyarrow, an optional extra
+        raise MissingDependencyError("pyarrow (to read .parquet files)", "eval") from exc
     except (
         pd.errors.ParserError,
         pd.errors.EmptyDataError,
@@ -97,11 +98,10 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 def _numeric(path: Path, frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
-    import pandas as pd  # lazy: importing polyroute.data stays light
-
+    pd = import_pandas()
     values = frame[column]
     if pd.api.types.is_bool_dtype(values):
-        return values.to_numpy(np.float64)
+        return np.asarray(values.to_numpy(np.float64), dtype=np.float64)
     if values.dtype == object:  # JSON true/false mixed with nulls
         values = values.map(lambda v: float(v) if isinstance(v, bool) else v)
     converted = pd.to_numeric(values, errors="coerce")
@@ -118,7 +118,7 @@ def _numeric(path: Path, frame: pd.DataFrame, column: str, what: str) -> np.ndar
             f"{path}: {what} column {column!r} must be numeric; found "
             f"{values.iloc[row]!r} in row {row + 1}{hint}"
         )
-    return converted.to_numpy(np.float64)
+    return np.asarray(converted.to_numpy(np.float64), dtype=np.float64)
 
 
 def _model_columns(
@@ -211,8 +211,7 @@ def _check_scores(path: Path, scores: np.ndarray, models: list[str]) -> None:
 
 
 def _strings(path: Path, frame: pd.DataFrame, column: str | None, label: str) -> np.ndarray | None:
-    import pandas as pd  # lazy: importing polyroute.data stays light
-
+    pd = import_pandas()
     if column is None:
         return None
     if column not in frame.columns:
@@ -286,6 +285,8 @@ def read_routing_file(
     frame = _read_table(path)
     frame.columns = [str(c) for c in frame.columns]
     prompts = _strings(path, frame, prompt_column, "prompt")
+    if prompts is None:  # prompt_column is a str: _strings returned the column or raised
+        raise DataError(f"{path}: expected a prompt column; found prompt_column=None")
     ids = _strings(path, frame, id_column, "id")
     tasks = _strings(path, frame, task_column, "task")
     split_values = _strings(path, frame, split_column, "split")

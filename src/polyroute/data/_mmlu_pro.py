@@ -27,13 +27,17 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from polyroute.data._dataset import RoutingDataset
 from polyroute.data._files import require_file
+from polyroute.data._pandas import import_pandas
 from polyroute.exceptions import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Billions of parameters. Open weights: from the model cards. MoE: active parameters per token
 # (total in the comment). API-only models: price-matched guesses (see docs/data.md).
@@ -124,6 +128,7 @@ def model_family(model: str) -> str:
 
 
 def _read_questions(path: Path) -> pd.DataFrame:
+    pd = import_pandas()
     rows = []
     with gzip.open(require_file(path), "rt", encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
@@ -157,6 +162,7 @@ def format_question(question: str, options: list[str]) -> str:
 
 def _read_matrix(path: Path, ids: np.ndarray) -> pd.DataFrame:
     """A question_id-indexed CSV, rows aligned to ``ids`` (every id must be present)."""
+    pd = import_pandas()
     require_file(path)
     try:
         frame = pd.read_csv(path, index_col="question_id")

@@ -25,14 +25,17 @@ import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from polyroute.data._dataset import RoutingDataset
 from polyroute.data._files import require_file
+from polyroute.data._pandas import import_pandas
 from polyroute.exceptions import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
@@ -45,6 +48,7 @@ MTBENCH_OUTPUT_TOKENS = 400
 
 
 def _tokens(texts: pd.Series | np.ndarray) -> np.ndarray:
+    pd = import_pandas()
     return np.asarray(pd.Series(texts).fillna("").str.len(), dtype=np.float64) / CHARS_PER_TOKEN
 
 
@@ -53,6 +57,7 @@ def _prices() -> np.ndarray:
 
 
 def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
+    pd = import_pandas()
     require_file(path)
     try:
         frame = pd.read_csv(path)
@@ -65,13 +70,14 @@ def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
 
 
 def _correct(frame: pd.DataFrame, path: Path) -> np.ndarray:
+    pd = import_pandas()
     values = frame[list(MODELS)]
     if not all(pd.api.types.is_bool_dtype(values[c]) for c in MODELS):
         raise DataError(
             f"{path}: expected True/False correctness columns {list(MODELS)}; "
             f"found dtypes {[str(values[c].dtype) for c in MODELS]}"
         )
-    return values.to_numpy(np.float64)
+    return np.asarray(values.to_numpy(np.float64), dtype=np.float64)
 
 
 def _iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:

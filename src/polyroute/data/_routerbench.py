@@ -34,6 +34,7 @@ import numpy as np
 
 from polyroute.data._dataset import RoutingDataset
 from polyroute.data._files import require_file
+from polyroute.data._pandas import import_pandas
 from polyroute.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -73,8 +74,7 @@ def _files(data_dir: Path) -> list[tuple[str, str, Path]]:
 
 
 def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
-    import pandas as pd  # lazy: importing polyroute.data stays light
-
+    pd = import_pandas()
     try:
         frame = pd.read_csv(path, usecols=list(columns))
     except ValueError as exc:  # usecols names a column the file lacks
@@ -108,8 +108,7 @@ def _read_all(data_dir: Path) -> pd.DataFrame:
         frame = _read_csv(path, columns)
         frame["_task"], frame["_test"], frame["_path"] = task, split == "test", str(path)
         frames.append(frame)
-    import pandas as pd
-
+    pd = import_pandas()
     table = pd.concat(frames, ignore_index=True)
     table["_order"] = np.arange(len(table))
     table["_n"] = table[list(MODELS)].notna().sum(axis=1)

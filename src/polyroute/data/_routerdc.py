@@ -44,7 +44,11 @@ OOD_TASKS = ("math_prealgebra", "mbpp", "ceval")
 
 def load_routerdc(data_dir: Path) -> RoutingDataset:
     root = data_dir / "routerdc"
-    ids, prompts, tasks, raw, clusters = [], [], [], [], []
+    ids: list[str] = []
+    prompts: list[str] = []
+    tasks: list[str] = []
+    raw: list[list[float]] = []
+    clusters: list[int] = []
     splits: dict[str, list[int]] = {"train": [], "test": [], "ood": []}
     models: list[str] | None = None
     for split, task, rel in _FILES:

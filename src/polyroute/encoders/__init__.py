@@ -1,8 +1,9 @@
 """Query encoders: texts -> L2-normalised float32 vectors, with an on-disk cache.
 
-``make_encoder("minilm")`` (default, onnxruntime), ``"minilm-st"`` (sentence-transformers
-reference), ``"minilm-static"`` (static vectors distilled from MiniLM; pure numpy) and
-``"hashing"`` (no model); ``encode_cached`` / ``embed_dataset`` go through the SQLite cache.
+``make_encoder("minilm")`` (default, onnxruntime; the ``train`` extra), ``"minilm-st"``
+(sentence-transformers reference; ``train``), ``"minilm-static"`` (static vectors distilled from
+MiniLM; pure numpy, default table shipped: the base install) and ``"hashing"`` (no model);
+``encode_cached`` / ``embed_dataset`` go through the SQLite cache.
 """
 
 from polyroute.encoders._base import Encoder

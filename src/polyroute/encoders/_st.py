@@ -1,4 +1,4 @@
-"""Sentence-transformers reference encoder (the ``st`` extra): same weights, torch on CPU.
+"""Sentence-transformers reference encoder (the ``train`` extra): same weights, torch on CPU.
 
 Slower than :class:`~polyroute.encoders.MiniLMEncoder`; kept as the reference the ONNX path is
 checked against, and for users who already run sentence-transformers.
@@ -47,7 +47,7 @@ class SentenceTransformerEncoder:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
-            raise MissingDependencyError("sentence-transformers", "st") from exc
+            raise MissingDependencyError("sentence-transformers", "train") from exc
         self._default_weights = model_dir is None
         self.model_dir = default_model_dir() if model_dir is None else Path(model_dir)
         self.device = device
@@ -64,7 +64,7 @@ class SentenceTransformerEncoder:
         if max_seq_length is not None:
             self._model.max_seq_length = max_seq_length
         self.max_seq_length = int(self._model.max_seq_length or read_max_seq_length(self.model_dir))
-        get_dim = (
+        get_dim: Any = (
             getattr(self._model, "get_embedding_dimension", None)  # renamed in ST 6
             or self._model.get_sentence_embedding_dimension
         )

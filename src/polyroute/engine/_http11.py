@@ -1,15 +1,23 @@
 """A lean keep-alive HTTP/1.1 client for upstream calls (asyncio streams + ``httptools``).
 
-Why not httpx on the hot path: on this project's 2-core reference machine httpx's transport
-stack (httpcore, anyio, h11) costs about 1 ms of CPU per request, half the gateway's whole
-latency budget. This client does only what the gateway needs — POST a JSON body, read a
-``Content-Length``, chunked or read-until-close answer, stream it chunk by chunk — and keeps
-connections alive per origin. Socket and timeout failures become polyroute errors here, once.
+Why not httpx on the hot path: ``bench/bench_upstream_client.py`` measures this client at a
+fraction of httpx's CPU per POST (``docs/results/upstream_client.md``). This client does only
+what the gateway needs — POST a JSON body, read a ``Content-Length``, chunked or
+read-until-close answer, stream it chunk by chunk — and keeps connections alive per origin.
+Socket and timeout failures become polyroute errors here, once.
+
+A request is sent at most once: a failure after any byte of it was written is raised (the
+caller's retry policy counts it as an attempt), never re-sent here, because the upstream may
+have read and billed it. Stale keep-alive connections are weeded out *before* the write
+instead: closed, readable while idle (EOF or stray bytes) or idle longer than
+``keepalive_expiry_s``. Proxies are not spoken here: the caller sends proxied origins through
+httpx (see :class:`~polyroute.engine._upstream.NativeUpstream`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 import time
 from collections import deque
@@ -62,7 +70,9 @@ class _Parse:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
-        self.headers[key] = value.decode("latin-1")
+        text = value.decode("latin-1")
+        seen = self.headers.get(key)  # repeated headers join with ", " (as httpx's .get does)
+        self.headers[key] = text if seen is None else f"{seen}, {text}"
         if key in ("content-length", "transfer-encoding"):
             self.has_length = True
 
@@ -89,8 +99,9 @@ class Connection:
         self.origin = origin
         self.where = where
         self.reused = False
+        self.idle_since = 0.0
         self.parse = _Parse()
-        self._parser: object | None = None
+        self._parser: Any = None
 
     def start(self) -> None:
         import httptools
@@ -100,7 +111,7 @@ class Connection:
 
     @property
     def status(self) -> int:
-        return int(self._parser.get_status_code())  # type: ignore[attr-defined]
+        return int(self._parser.get_status_code())
 
     @property
     def keep_alive(self) -> bool:
@@ -129,12 +140,27 @@ class Connection:
                 f"{self.where} closed the connection before the response was complete"
             )
         try:
-            self._parser.feed_data(data)  # type: ignore[attr-defined]
+            self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             raise UpstreamConnectionError(f"{self.where} sent a malformed HTTP response") from exc
 
     def close(self) -> None:
         self.writer.close()
+
+    def idle_and_open(self) -> bool:
+        """True if the peer has neither closed nor written since the last response.
+
+        asyncio notices a peer's FIN only on its next loop iteration; a zero-timeout poll of
+        the socket sees it now (the check urllib3 and httpcore make before reusing).
+        """
+        if self.reader.at_eof() or self.writer.is_closing():
+            return False
+        sock = self.writer.get_extra_info("socket")
+        if sock is None:
+            return True
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        return not poller.poll(0)
 
 
 class Http11Client:
@@ -146,11 +172,22 @@ class Http11Client:
         TCP (and TLS) connect limit.
     max_idle_per_origin : int
         Idle connections kept per origin.
+    keepalive_expiry_s : float
+        An idle connection older than this is closed instead of reused: below the common
+        server-side keep-alive timeouts (uvicorn 5 s, nginx 75 s), so that a server closing an
+        idle connection rarely races a request written on it.
     """
 
-    def __init__(self, *, connect_timeout_s: float = 5.0, max_idle_per_origin: int = 256) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout_s: float = 5.0,
+        max_idle_per_origin: int = 256,
+        keepalive_expiry_s: float = 4.0,
+    ) -> None:
         self.connect_timeout_s = connect_timeout_s
         self.max_idle = max_idle_per_origin
+        self.keepalive_expiry_s = keepalive_expiry_s
         self._idle: dict[Origin, deque[Connection]] = {}
         self._ssl: ssl.SSLContext | None = None
 
@@ -181,9 +218,10 @@ class Http11Client:
 
     def _acquire_idle(self, origin: Origin) -> Connection | None:
         pool = self._idle.get(origin)
+        oldest = time.monotonic() - self.keepalive_expiry_s
         while pool:
-            conn = pool.pop()
-            if not conn.reader.at_eof() and not conn.writer.is_closing():
+            conn = pool.pop()  # the most recently used first: least likely to be closed
+            if conn.idle_since > oldest and conn.idle_and_open():
                 conn.reused = True
                 return conn
             conn.close()
@@ -198,6 +236,7 @@ class Http11Client:
         if len(pool) >= self.max_idle:
             conn.close()
             return
+        conn.idle_since = time.monotonic()
         pool.append(conn)
 
     async def send(
@@ -219,25 +258,21 @@ class Http11Client:
             + headers
             + b"\r\n"
         )
-        for fresh in (False, True):
-            conn = None if fresh else self._acquire_idle(origin)
-            if conn is None:
-                conn = await self._connect(origin, where)
-                fresh = True
-            conn.start()
-            try:
-                conn.writer.write(head + body)
-                while not conn.parse.headers_done:
-                    await conn.feed(timeout_s)
-                return conn
-            except UpstreamConnectionError:
-                conn.close()
-                if fresh:  # a reused keep-alive connection may have been closed by the peer
-                    raise
-            except BaseException:
-                conn.close()
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        conn = self._acquire_idle(origin) or await self._connect(origin, where)
+        conn.start()
+        try:  # from the first byte written on, a failure is the caller's (counted) attempt
+            conn.writer.write(head + body)
+            while not conn.parse.headers_done:
+                await conn.feed(timeout_s)
+        except UpstreamConnectionError as exc:
+            conn.close()
+            if conn.reused:
+                exc.args = (f"{exc.args[0]} (on a reused keep-alive connection)", *exc.args[1:])
+            raise
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     async def read_all(self, conn: Connection, *, timeout_s: float) -> bytes:
         """The rest of the body; the connection goes back to the pool."""

@@ -5,13 +5,15 @@ test set and router: per-task accuracy and their macro average (as the RouterDC 
 mean/total cost, the deferral curve and Area / QNC / AIQ (and APGR for two-model pools). Oracle
 routers (``uses_test_labels``) score from the test labels; routers with ``cost_sensitive = False``
 are a single point (λ = 0). Embeddings come from :func:`polyroute.encoders.embed_dataset` (cached
-on disk) and are skipped when every router ignores the query's content.
+on disk) once per dataset, timed apart from the routers (``embed_time_s``), and skipped when every
+router ignores the query's content. The best single model (QNC's reference) is chosen on the test
+queries where every model has a result, and QNC is measured on those queries.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +26,11 @@ from polyroute.evaluation._metrics import (
     apgr,
     area_under_curve,
     best_single_model,
+    curve_on_rows,
     deferral_curve,
     nondecreasing_convex_hull,
     qnc,
+    shared_rows,
     single_model_points,
     task_accuracy,
 )
@@ -87,6 +91,11 @@ class TestSetResult:
     single_qualities: Array
     best_single: str
     single_task_average: Array | None = None  # per model: macro average over tasks
+    #: Queries where every model has a result; the single models compared there choose
+    #: ``best_single`` and give QNC's target quality and reference cost.
+    shared: Array = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    shared_costs: Array = field(default_factory=lambda: np.zeros(0))
+    shared_qualities: Array = field(default_factory=lambda: np.zeros(0))
     routers: dict[str, RouterResult] = field(default_factory=dict)
 
     @property
@@ -98,11 +107,21 @@ class TestSetResult:
         return nondecreasing_convex_hull(self.single_costs, self.single_qualities)
 
     def to_dict(self) -> dict[str, Any]:
+        best = self.model_names.index(self.best_single)
+        ref = None
+        if self.shared.size:
+            ref = {
+                "model": self.best_single,
+                "quality": float(self.shared_qualities[best]),
+                "cost": float(self.shared_costs[best]),
+                "n_queries": int(self.shared.size),
+            }
         return {
             "n_queries": self.n_queries,
             "tasks": self.tasks,
             "has_costs": self.has_costs,
             "best_single": self.best_single,
+            "qnc_reference": ref,
             "single_models": {
                 m: {
                     "cost": float(self.single_costs[i]),
@@ -131,6 +150,11 @@ class EvaluationResult:
     fit_time_s: dict[str, float]
     train_targets: dict[str, str] = field(default_factory=dict)
     command: str | None = None
+    #: Seconds spent embedding each dataset ("train" and the test labels), shared by all routers
+    #: and not part of their fit/predict times.
+    embed_time_s: dict[str, float] = field(default_factory=dict)
+    #: label -> {"router": registry name, "params": {...}} for routers built from specs.
+    router_specs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +166,8 @@ class EvaluationResult:
             "encoder": self.encoder,
             "command": self.command,
             "fit_time_s": {k: round(v, 3) for k, v in self.fit_time_s.items()},
+            "embed_time_s": {k: round(v, 3) for k, v in self.embed_time_s.items()},
+            "router_specs": self.router_specs,
             "train_targets": self.train_targets,
             "tests": {k: v.to_dict() for k, v in self.tests.items()},
         }
@@ -208,11 +234,17 @@ class _Inputs:
     """Router inputs per dataset: cached embeddings, prompt texts, or a placeholder column."""
 
     def __init__(
-        self, routers: Mapping[str, BaseRouter], encoder: Any, embed_kwargs: Mapping[str, Any]
+        self,
+        routers: Mapping[str, BaseRouter],
+        encoder: Any,
+        embed_kwargs: Mapping[str, Any],
+        clock: Callable[[], float],
     ) -> None:
         self.embed = any(_needs_content(r) and r.input_kind != "text" for r in routers.values())
         self.encoder = encoder
         self.embed_kwargs = dict(embed_kwargs)
+        self.clock = clock
+        self.embed_time_s: dict[str, float] = {}
         self._cache: dict[int, Array] = {}
         if encoder is None or isinstance(encoder, str):
             self._name = encoder or "minilm"
@@ -224,17 +256,24 @@ class _Inputs:
         """The encoder's registry name (or id, for an encoder object); None when unused."""
         return self._name if self.embed else None
 
+    def prepare(self, ds: RoutingDataset, label: str) -> None:
+        """Embed ``ds`` now (when a router needs it), timing it under ``label``."""
+        if not self.embed or id(ds) in self._cache:
+            return
+        from polyroute.encoders import embed_dataset, make_encoder
+
+        start = self.clock()  # loading the encoder is part of the embedding cost
+        if self.encoder is None or isinstance(self.encoder, str):
+            self.encoder = make_encoder(self.encoder or "minilm")
+        self._cache[id(ds)] = embed_dataset(ds, self.encoder, **self.embed_kwargs)
+        self.embed_time_s[label] = self.clock() - start
+
     def get(self, router: BaseRouter, ds: RoutingDataset) -> Array:
         if router.input_kind == "text":
             return np.asarray(ds.prompts, dtype=object)
-        if not self.embed:
+        if not self.embed or not _needs_content(router):
             return np.zeros((ds.n_prompts, 1), dtype=np.float32)
-        if id(ds) not in self._cache:
-            from polyroute.encoders import embed_dataset, make_encoder
-
-            if self.encoder is None or isinstance(self.encoder, str):
-                self.encoder = make_encoder(self.encoder or "minilm")
-            self._cache[id(ds)] = embed_dataset(ds, self.encoder, **self.embed_kwargs)
+        self.prepare(ds, ds.name)
         return self._cache[id(ds)]
 
 
@@ -249,6 +288,7 @@ def evaluate(
     train_target: str | Mapping[str, str] = "scores",
     show_progress: bool | None = None,
     embed_kwargs: Mapping[str, Any] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> EvaluationResult:
     """Fit each router once on ``train`` and evaluate it on every test set.
 
@@ -271,6 +311,8 @@ def evaluate(
         Progress bars (default: when stderr is a terminal).
     embed_kwargs : mapping, optional
         Passed to ``embed_dataset`` (``cache_dir``, ``batch_size``).
+    clock : callable, default time.perf_counter
+        Seconds, for ``fit_time_s``, ``embed_time_s`` and ``predict_time_s``.
 
     Returns
     -------
@@ -280,10 +322,13 @@ def evaluate(
     tests = dict(tests)
     _check_pools(train, tests)
     targets = _train_targets(train_target, table)
-    inputs = _Inputs(table, encoder, {"show_progress": show_progress, **(embed_kwargs or {})})
+    inputs = _Inputs(
+        table, encoder, {"show_progress": show_progress, **(embed_kwargs or {})}, clock
+    )
+    inputs.prepare(train, "train")  # shared by every router: timed apart from their fits
     fit_times: dict[str, float] = {}
     for name, router in _progress(table.items(), "fitting", show_progress):
-        start = time.perf_counter()
+        start = clock()
         Y_train = train.scores
         if targets[name] == "soft_scores" and train.soft_scores is not None:
             Y_train = train.soft_scores
@@ -293,7 +338,7 @@ def evaluate(
             model_names=list(train.model_names),
             tasks=list(train.tasks),
         )
-        fit_times[name] = time.perf_counter() - start
+        fit_times[name] = clock() - start
     decision = train.model_costs() if train.costs is not None else None
     results = {
         label: _evaluate_test(table, inputs, ds, decision, cost_weights, label, show_progress)
@@ -309,6 +354,7 @@ def evaluate(
         tests=results,
         fit_time_s=fit_times,
         train_targets=targets,
+        embed_time_s=inputs.embed_time_s,
     )
 
 
@@ -325,6 +371,8 @@ def _evaluate_test(
     s_cost, s_quality = single_model_points(ds.scores, charged)
     has_costs = ds.costs is not None and float(s_cost.max() - s_cost.min()) > 0
     best = best_single_model(ds.scores, charged)
+    shared = shared_rows(ds.scores)
+    shared_cost, shared_quality = single_model_points(ds.scores[shared], charged[shared])
     out = TestSetResult(
         name=label,
         n_queries=ds.n_prompts,
@@ -341,15 +389,19 @@ def _evaluate_test(
             ],
             axis=0,
         ),
+        shared=shared,
+        shared_costs=shared_cost,
+        shared_qualities=shared_quality,
     )
     known = decision if decision is not None else ds.model_costs()
+    inputs.prepare(ds, label)  # shared by every router: timed apart from their predictions
     for name, router in _progress(routers.items(), f"evaluating {label}", show_progress):
-        start = time.perf_counter()
+        start = inputs.clock()
         if router.uses_test_labels:
             scores = router.oracle_scores(ds.scores, list(ds.tasks))
         else:
             scores = router.predict_scores(inputs.get(router, ds))
-        elapsed = time.perf_counter() - start
+        elapsed = inputs.clock() - start
         lambdas: Sequence[float] | None = cost_weights
         if not has_costs or not getattr(router, "cost_sensitive", True):
             lambdas = [0.0]
@@ -382,23 +434,25 @@ def _summarise(
         uses_test_labels=router.uses_test_labels,
         predict_time_s=elapsed,
     )
+    best = test.model_names.index(test.best_single)
+    ref_cost, ref_quality = test.shared_costs, test.shared_qualities
+    defined = test.shared.size > 0
     if test.has_costs:
         cmin, cmax = test.cost_range
-        best = test.model_names.index(test.best_single)
         if getattr(router, "cost_sensitive", True):  # a single operating point has no area
             result.area = area_under_curve(curve, cost_min=cmin, cost_max=cmax)
             result.aiq = aiq(curve, cost_min=cmin, cost_max=cmax)
-        if test.single_costs[best] > 0:
+        if defined and ref_cost[best] > 0:
+            # Router and reference on the same queries: those where every model has a result.
             result.qnc = qnc(
-                curve,
-                target_quality=float(test.single_qualities[best]),
-                reference_cost=float(test.single_costs[best]),
+                curve_on_rows(curve, test.shared, ds.scores, ds.cost_matrix()),
+                target_quality=float(ref_quality[best]),
+                reference_cost=float(ref_cost[best]),
             )
-    if ds.n_models == 2:
-        strong = test.model_names.index(test.best_single)
-        gap = test.single_qualities[strong] - test.single_qualities[1 - strong]
+    if ds.n_models == 2 and defined:
+        gap = ref_quality[best] - ref_quality[1 - best]
         if gap > 0:
-            result.apgr = apgr(scores, ds.scores, strong=strong, weak=1 - strong)
+            result.apgr = apgr(scores, ds.scores, strong=best, weak=1 - best)
     return result
 
 

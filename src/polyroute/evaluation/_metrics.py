@@ -376,10 +376,37 @@ def zero_router_hull(Y_true: Array, costs_true: Array) -> tuple[Array, Array]:
     return nondecreasing_convex_hull(*single_model_points(Y_true, costs_true))
 
 
+def shared_rows(Y_true: Array) -> Array:
+    """Indices of the queries on which every model has a result (no NaN in the row)."""
+    return np.flatnonzero(~np.isnan(np.asarray(Y_true, dtype=np.float64)).any(axis=1))
+
+
 def best_single_model(Y_true: Array, costs_true: Array) -> int:
-    """Index of the most accurate single model (the cheaper one on exact ties)."""
-    cost, quality = single_model_points(Y_true, costs_true)
+    """Index of the most accurate single model (the cheaper one on exact ties).
+
+    Models are compared on the same queries: those where every model has a result
+    (:func:`shared_rows`). Each model's mean over its own results would favour a model that was
+    only run on easy queries. Only when no query is shared does each model use its own results.
+    """
+    Y = np.asarray(Y_true, dtype=np.float64)
+    rows = shared_rows(Y)
+    charged = _as_matrix("costs_true", costs_true, *Y.shape)
+    if rows.size:
+        Y, charged = Y[rows], charged[rows]
+    cost, quality = single_model_points(Y, charged)
     return int(np.lexsort((cost, -quality))[0])
+
+
+def curve_on_rows(
+    curve: DeferralCurve, rows: Array, Y_true: Array, costs_true: Array
+) -> DeferralCurve:
+    """The same choices as ``curve``, charged on the queries ``rows`` only (mean over them)."""
+    Y = np.asarray(Y_true, dtype=np.float64)
+    charged = _as_matrix("costs_true", costs_true, *Y.shape)
+    idx = np.asarray(rows, dtype=np.int64)
+    choices = curve.choices[:, idx]
+    quality, cost = _charge(choices, Y[idx], charged[idx])
+    return DeferralCurve(curve.cost_weights, cost, quality, choices)
 
 
 # ---------------------------------------------------------------------------- accuracy

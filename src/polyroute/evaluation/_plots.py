@@ -8,12 +8,15 @@ from typing import Any
 import numpy as np
 
 from polyroute.evaluation._harness import EvaluationResult, TestSetResult
+from polyroute.exceptions import MissingDependencyError
 
 
 def plot_result(result: EvaluationResult, path: str | Path) -> Path:
     """One panel per test set: deferral curves where the pool has costs, else per-task bars."""
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise MissingDependencyError("matplotlib (for plots)", "eval") from exc
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 

@@ -109,8 +109,12 @@ def _per_task_rows(test: TestSetResult) -> str:
 
 
 def single_model_table(test: TestSetResult, cost_unit: str) -> str:
-    """Each model alone: micro and macro (task) average, and mean cost when the pool has costs."""
+    """Each model alone: micro and macro (task) average, and mean cost when the pool has costs;
+    with missing results, also the quality on the queries every model answered."""
+    partial = 0 < test.shared.size < test.n_queries
     header = ["model", "quality (%)", "task avg (%)"]
+    if partial:
+        header.append(f"on shared {test.shared.size:,} (%)")
     if test.has_costs:
         header.append(f"mean cost ({cost_unit})")
     lines = [_row(header), _row(["---"] + ["---:"] * (len(header) - 1))]
@@ -123,6 +127,8 @@ def single_model_table(test: TestSetResult, cost_unit: str) -> str:
             _pct(float(test.single_qualities[i])),
             _pct(None if macro is None else float(macro[i])),
         ]
+        if partial:
+            cells.append(_pct(float(test.shared_qualities[i])))
         if test.has_costs:
             cells.append(_cost(float(test.single_costs[i])))
         lines.append(_row(cells))
@@ -144,6 +150,17 @@ def to_markdown(
         + ".",
         "",
     ]
+    if result.embed_time_s:
+        spent = ", ".join(f"{k} {v:.2f} s" for k, v in result.embed_time_s.items())
+        out += [f"Embedding (shared by all routers; not in their fit/predict times): {spent}.", ""]
+    configured = [
+        f"`{label}` = `{spec['router']}`"
+        + (f" with {json.dumps(spec['params'])}" if spec["params"] else "")
+        for label, spec in result.router_specs.items()
+        if label != spec["router"] or spec["params"]
+    ]
+    if configured:
+        out += ["Router configurations: " + "; ".join(configured) + ".", ""]
     soft = [k for k, v in result.train_targets.items() if v == "soft_scores"]
     if soft:
         out += [
@@ -172,8 +189,23 @@ def to_markdown(
             single_model_table(test, result.cost_unit),
             "",
         ]
+        if test.shared.size < test.n_queries:
+            out += [_shared_note(test), ""]
     out += [_DEFINITIONS.strip(), ""]
     return "\n".join(out)
+
+
+def _shared_note(test: TestSetResult) -> str:
+    if not test.shared.size:
+        return (
+            f"No prompt of `{test.name}` has a result from every model: QNC is not defined "
+            "(no common ground to compare the single models on)."
+        )
+    return (
+        f"Only {test.shared.size:,} of {test.n_queries:,} prompts of `{test.name}` have a result "
+        "from every model: the best single model (QNC's reference) is chosen on those, and QNC "
+        "compares the router with it on those same prompts."
+    )
 
 
 _DEFINITIONS = f"""
@@ -185,7 +217,8 @@ The deferral curve sweeps λ in argmax(score − λ·cost) with costs known to t
 training cost per model. **Area**: x = (cost − c_min)/(c_max − c_min) over the single models'
 cost range, non-dominated points joined linearly, flat after the last point, 0 before the first,
 integrated over [0, 1] (UniRoute). **QNC**: lowest cost on the curve reaching the best single
-model's quality, divided by that model's cost ("never" = not reached). **AIQ**: the same integral
+model's quality, divided by that model's cost ("never" = not reached); single models and router
+are compared on the prompts where every model has a result. **AIQ**: the same integral
 over RouterBench's non-decreasing convex hull. **APGR** (two-model pools): ∫₀¹ PGR(c) dc with c
 the share of strong-model calls and PGR = (q(c) − q_weak)/(q_strong − q_weak) (RouteLLM).
 """

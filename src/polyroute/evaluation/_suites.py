@@ -7,12 +7,16 @@ that :func:`polyroute.evaluation.evaluate` takes, and :func:`run_suite` runs it.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from polyroute.data import RoutingDataset, load_dataset, read_routing_file
-from polyroute.exceptions import UnknownComponentError
+from polyroute.evaluation._router_specs import RouterSpec, router_specs
+from polyroute.exceptions import DataError, UnknownComponentError
 
 BASELINES = (
     "random",
@@ -57,6 +61,8 @@ class Suite:
     stem: str = ""
     #: Options of :func:`polyroute.data.read_routing_file` when ``dataset`` is a file path.
     file_options: dict[str, Any] = field(default_factory=dict)
+    #: Models left out of the pool (of the training set and every test set).
+    exclude_models: tuple[str, ...] = ()
     expected: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
@@ -150,9 +156,43 @@ def get_suite(name: str) -> Suite:
 
 
 def _prepare(ds: RoutingDataset, suite: Suite) -> RoutingDataset:
+    ds = without_models(ds, suite.exclude_models)
     if suite.random_split and not ds.splits:
         return ds.random_split(suite.random_split, seed=suite.seed)
     return ds
+
+
+def without_models(ds: RoutingDataset, exclude: Sequence[str]) -> RoutingDataset:
+    """``ds`` without the models ``exclude`` (each must be in the pool; one must remain)."""
+    if not exclude:
+        return ds
+    unknown = [m for m in exclude if m not in ds.model_names]
+    if unknown:
+        raise DataError(
+            f"cannot exclude model(s) {unknown}: not in the pool of {ds.name!r}; "
+            f"expected some of: {', '.join(ds.model_names)}"
+        )
+    keep = [m for m in ds.model_names if m not in set(exclude)]
+    if not keep:
+        raise DataError(f"excluding {list(exclude)} leaves no model in {ds.name!r}")
+    return ds.select_models(keep)
+
+
+def require_training_results(train: RoutingDataset) -> None:
+    """Refuse a pool in which a model has no result on any training prompt (nothing to learn).
+
+    Checked before any embedding or fitting, so the run stops at once with the remedy.
+    """
+    if train.n_prompts == 0:
+        raise DataError(f"training set {train.name!r} has no rows; expected some")
+    empty = [m for j, m in enumerate(train.model_names) if np.isnan(train.scores[:, j]).all()]
+    if empty:
+        raise DataError(
+            f"model(s) {', '.join(map(repr, empty))} have no result on any of the "
+            f"{train.n_prompts:,} training prompts of {train.name!r}; no router can learn them. "
+            f"Leave them out with --exclude-models {','.join(empty)} "
+            "(exclude_models in Python)"
+        )
 
 
 def load_suite(
@@ -172,6 +212,7 @@ def load_suite(
         return loaded[name]
 
     train = get(spec.dataset).split(spec.train_split)
+    require_training_results(train)
     tests = {}
     for label, test in spec.tests.items():
         ds = get(test.dataset)
@@ -186,7 +227,7 @@ def load_suite(
 def run_suite(
     suite: Suite | str,
     *,
-    routers: tuple[str, ...] | list[str] | None = None,
+    routers: Sequence[str | RouterSpec] | None = None,
     encoder: Any = "minilm",
     cost_weights: list[float] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
@@ -195,27 +236,28 @@ def run_suite(
 ) -> Any:
     """Load and evaluate a suite; returns the :class:`EvaluationResult`.
 
-    Routers with a ``random_state`` left at ``None`` get the suite's ``seed``, so a suite run is
-    reproducible; ``router_params`` maps a router name to constructor parameters.
+    ``routers`` are registry names or specs ``[LABEL=]NAME[:KEY=VALUE,...]``
+    (:mod:`polyroute.evaluation._router_specs`), so one router can run in several configurations;
+    ``router_params`` maps a label to more constructor parameters. Routers with a
+    ``random_state`` left at ``None`` get the suite's ``seed``, so a suite run is reproducible.
     """
     from polyroute.evaluation._harness import evaluate
     from polyroute.routers import make_router
 
     spec = get_suite(suite) if isinstance(suite, str) else suite
+    specs = router_specs(list(routers or spec.routers), router_params)
     train, tests = load_suite(spec, data_dir=data_dir)
-    names = list(routers or spec.routers)
-    params = router_params or {}
     table = {}
-    for n in names:
-        router = make_router(n, **params.get(n, {}))
+    for s in specs:
+        router = make_router(s.name, **s.params)
         if router.get_params().get("random_state", 0) is None:
             router.set_params(random_state=spec.seed)  # a suite run is reproducible
-        table[n] = router
+        table[s.label] = router
     weights = cost_weights if cost_weights is not None else spec.cost_weights
     target = spec.train_target
-    if not isinstance(target, str):
-        target = {k: v for k, v in target.items() if k in table}
-    return evaluate(
+    if not isinstance(target, str):  # keyed by registry name: every label of that router
+        target = {s.label: target[s.name] for s in specs if s.name in target}
+    result = evaluate(
         table,
         train,
         tests,
@@ -224,3 +266,5 @@ def run_suite(
         train_target=target,
         show_progress=show_progress,
     )
+    result.router_specs = {s.label: {"router": s.name, "params": s.params} for s in specs}
+    return result

@@ -54,7 +54,7 @@ def extract_choice(text: str, *, letters: str = _LETTERS) -> str | None:
     'C'
     """
     for pattern in _CHOICE_PATTERNS:
-        found = [m.upper() for m in pattern.findall(text) if m.upper() in letters]
+        found: list[str] = [m.upper() for m in pattern.findall(text) if m.upper() in letters]
         if found:
             return found[-1]
     return None

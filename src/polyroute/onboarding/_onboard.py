@@ -143,15 +143,15 @@ def onboard_model(
         )
     candidate = copy.deepcopy(router)
     if replace and name in candidate.model_names_:
-        candidate.remove_models([name])  # type: ignore[attr-defined]
+        candidate.remove_models([name])
     candidate.add_models(
         X_val[graded],
         y[graded, None],
-        [name],  # type: ignore[attr-defined]
+        [name],
         costs=[math.nan if cost is None else float(cost)],
     )
     router.__dict__.update(candidate.__dict__)
-    summary: dict[str, Any] = router.profile_summary(name)  # type: ignore[attr-defined]
+    summary: dict[str, Any] = router.profile_summary(name)
     return summary
 
 

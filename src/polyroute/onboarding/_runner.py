@@ -1,7 +1,8 @@
 """Run validation prompts against an OpenAI-compatible endpoint, grade the answers, cache them.
 
-* concurrency limit (``asyncio.Semaphore``), retries with exponential backoff and jitter for
-  timeouts, connection errors, 429 (honouring ``Retry-After``) and 5xx; other 4xx fail at once;
+* concurrency limit (``asyncio.Semaphore``), retries by the gateway's own
+  :class:`~polyroute.resilience.RetryPolicy` for timeouts, connection errors, 429 (honouring
+  ``Retry-After``, seconds or HTTP-date) and 5xx; other 4xx fail at once;
 * a reply that is not an OpenAI chat completion ("garbage") is a failure, never a wrong answer;
 * resumable: every graded outcome is written to a SQLite cache keyed by ``(model, prompt_id)``
   as soon as it arrives, so an interrupted run continues where it stopped;
@@ -22,8 +23,17 @@ from typing import Any, Self
 
 import httpx
 
+from polyroute.exceptions import (
+    RateLimited,
+    UpstreamClientError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamServerError,
+    UpstreamTimeout,
+)
 from polyroute.onboarding._graders import Grader, make_grader
 from polyroute.onboarding._outcomes import Outcome, ValidationItem
+from polyroute.resilience import RetryPolicy, parse_retry_after
 
 
 @dataclass(frozen=True)
@@ -148,9 +158,7 @@ async def _ask(
     cfg: EndpointConfig,
     prompt: str,
     *,
-    max_attempts: int,
-    base_delay_s: float,
-    rng: random.Random,
+    policy: RetryPolicy,
     sleep: Callable[[float], Any],
 ) -> tuple[str, int | None]:
     messages = [{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else []
@@ -160,33 +168,37 @@ async def _ask(
         "max_tokens": cfg.max_tokens,
         "temperature": cfg.temperature,
     }
-    reason = "no attempt"
-    for attempt in range(max_attempts):
-        retry_after: float | None = None
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             response = await client.post("/chat/completions", json=body)
         except httpx.TimeoutException:
-            reason = "timeout"
+            failure: UpstreamError = UpstreamTimeout("timeout")
         except httpx.TransportError:
-            reason = "connection error"
+            failure = UpstreamConnectionError("connection error")
         else:
             if response.status_code == 200:
                 return _parse_reply(response)
-            reason = f"HTTP {response.status_code}"
-            if response.status_code != 429 and response.status_code < 500:
-                raise _Failure(reason)
-            retry_after = _retry_after_s(response)
-        if attempt + 1 < max_attempts:
-            backoff = base_delay_s * 2**attempt * (0.5 + rng.random())
-            await sleep(min(max(backoff, retry_after or 0.0), 30.0))
-    raise _Failure(f"{reason} (after {max_attempts} attempts)")
+            failure = _status_failure(response)
+        delay = policy.delay_s(attempt, failure)
+        if delay is None:
+            if failure.retryable:
+                raise _Failure(f"{failure} (after {attempt} attempts)")
+            raise _Failure(str(failure))
+        await sleep(delay)
 
 
-def _retry_after_s(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
+def _status_failure(response: httpx.Response) -> UpstreamError:
+    """The error class of a non-200 answer (429 and 5xx are retryable; their Retry-After,
+    in seconds or as an HTTP-date, is read)."""
+    reason, status = f"HTTP {response.status_code}", response.status_code
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if status == 429:
+        return RateLimited(reason, status_code=status, retry_after_s=retry_after)
+    if status >= 500:
+        return UpstreamServerError(reason, status_code=status, retry_after_s=retry_after)
+    return UpstreamClientError(reason, status_code=status)
 
 
 async def collect_outcomes(
@@ -215,7 +227,8 @@ async def collect_outcomes(
     concurrency : int
         Requests in flight at most.
     max_attempts, base_delay_s
-        Retries (exponential backoff with jitter, ``Retry-After`` honoured).
+        Retries, by the gateway's :class:`~polyroute.resilience.RetryPolicy` (exponential
+        backoff with jitter; ``Retry-After`` in seconds or as an HTTP-date honoured up to 30 s).
     progress : bool
         Show a tqdm progress bar.
 
@@ -235,7 +248,14 @@ async def collect_outcomes(
     todo = [it for it in items if it.prompt_id not in cached]
     graders: dict[str, Grader] = {}
     gate = asyncio.Semaphore(max(1, concurrency))
-    rng = random.Random(seed)
+    policy = RetryPolicy(
+        max_attempts=max_attempts,
+        base_delay_s=base_delay_s,
+        max_delay_s=30.0,
+        jitter=0.5,
+        rng=random.Random(seed),
+        max_retry_after_s=30.0,
+    )
     headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
     bar = tqdm(
         total=len(items),
@@ -252,9 +272,7 @@ async def collect_outcomes(
                     client,
                     endpoint,
                     item.prompt,
-                    max_attempts=max_attempts,
-                    base_delay_s=base_delay_s,
-                    rng=rng,
+                    policy=policy,
                     sleep=asyncio.sleep,
                 )
             except _Failure as exc:

@@ -1,45 +1,39 @@
-"""``ModelPool``: the live model pool, persisted in SQLite (stdlib ``sqlite3``, WAL mode).
+"""``ModelPool``: the live model pool, persisted by a backend (SQLite file or PostgreSQL).
 
 The pool is seeded from the config file on first start; afterwards the database is the source of
 truth, changed through the admin API. Every change bumps the pool version in the database and is
 announced through :meth:`StateStore.publish` on the ``"pool"`` topic, so engines rebuild their
-snapshot without a restart (other processes sharing the file see the version change on their next
-poll). Onboarded profiles (validation embeddings and grades of a model) are stored with the model
-so that a restart re-attaches them to the learned routers.
+snapshot without a restart. Other processes sharing a SQLite file see the version change on their
+next poll; hosts sharing a PostgreSQL database are told at once (``LISTEN``/``NOTIFY``), and each
+announces the change to its own engine. Onboarded profiles (validation embeddings and grades of
+a model) are stored with the model so that a restart re-attaches them to the learned routers.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import sqlite3
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, model_validator
 
-from polyroute.exceptions import ConfigError, DataError, UnknownComponentError
+from polyroute.exceptions import DataError, StoreUnavailableError, UnknownComponentError
 from polyroute.gateway_config import DeploymentSettings, ModelSettings
+from polyroute.pool._backend import PoolBackend, PoolTransaction
+from polyroute.pool._sqlite import SqlitePoolBackend
 from polyroute.state import StateStore
 
+logger = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
 POOL_TOPIC = "pool"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS models (
-    name TEXT PRIMARY KEY, spec TEXT NOT NULL, position INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS deployments (
-    model TEXT NOT NULL REFERENCES models(name) ON DELETE CASCADE,
-    name TEXT NOT NULL, spec TEXT NOT NULL, position INTEGER NOT NULL,
-    PRIMARY KEY (model, name));
-CREATE TABLE IF NOT EXISTS profiles (
-    model TEXT PRIMARY KEY REFERENCES models(name) ON DELETE CASCADE,
-    encoder TEXT NOT NULL, x BLOB NOT NULL, y BLOB NOT NULL, n_prompts INTEGER NOT NULL);
-"""
 
 
 @dataclass(frozen=True)
@@ -69,14 +63,22 @@ class PoolSnapshot:
 
 
 class ModelPool:
-    """Models, deployments and onboarded profiles in a SQLite file.
+    """Models, deployments and onboarded profiles, stored by a :class:`PoolBackend`.
 
     Parameters
     ----------
-    path : str or Path
-        SQLite file (created with its parent folder); ``":memory:"`` for an ephemeral pool.
+    location : str or Path
+        A SQLite file (created with its parent folder), ``":memory:"`` for an ephemeral pool, or
+        a ``postgresql://`` URL for a pool shared by several hosts (``[postgres]`` extra).
     store : StateStore, optional
         Where pool changes are published (topic ``"pool"``).
+
+    Notes
+    -----
+    When the backend cannot be trusted (file deleted or corrupt, database unreachable), writes
+    raise :class:`~polyroute.exceptions.StoreUnavailableError` and are not acknowledged, while
+    reads keep answering from the last good snapshot so that routing goes on; :meth:`health`
+    says what is wrong (the gateway's readiness and metrics report it).
 
     Examples
     --------
@@ -90,92 +92,133 @@ class ModelPool:
     #: State-store topic on which every pool change is published (payload ``{"version": n}``).
     TOPIC = POOL_TOPIC
 
-    def __init__(self, path: str | Path, *, store: StateStore | None = None) -> None:
-        self.path = str(path)
+    def __init__(self, location: str | Path, *, store: StateStore | None = None) -> None:
+        self.backend = open_backend(location)
         self.store = store
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise ConfigError(f"cannot open the pool database {self.path}: {exc}") from None
-        self._lock = threading.RLock()
+        self._last: PoolSnapshot | None = None
+        self._problem: str | None = None
+        self._announced = 0
+        self._lock = threading.Lock()
+        self._unsubscribe = (
+            store.subscribe(POOL_TOPIC, lambda _, payload: self._note(payload.get("version")))
+            if store is not None
+            else None
+        )
+        self.backend.watch(self._remote_change)
+
+    @property
+    def path(self) -> str:
+        """Where the pool lives (file path, or database URL without its password)."""
+        return self.backend.location
 
     def close(self) -> None:
-        self._db.close()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.backend.close()
 
-    # ------------------------------------------------------------------ transactions
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    # ------------------------------------------------------------------ integrity
+    def health(self) -> tuple[bool, str]:
+        """``(True, "")`` when the store can be trusted, else ``(False, why)``."""
+        try:
+            self.backend.check()
+        except StoreUnavailableError as exc:
+            self._problem = str(exc)
+            return False, str(exc)
+        self._problem = None
+        return True, ""
+
+    @property
+    def last_problem(self) -> str | None:
+        """What was wrong with the store at the last check, read or write (``None``: nothing)."""
+        return self._problem
+
+    def _guarded(self, exc: StoreUnavailableError) -> None:
+        if self._problem != str(exc):
+            logger.error("pool store unavailable: %s", exc)
+        self._problem = str(exc)
+
+    # ------------------------------------------------------------------ change announcements
+    def _note(self, version: Any) -> None:
+        """Another replica announced ``version`` (the topic's own counter is not the pool's)."""
+        if isinstance(version, int):
+            with self._lock:
+                self._announced = max(self._announced, version)
+
+    def _announce(self, version: int) -> None:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                version = self._version(self._db) + 1
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('version', ?)", (str(version),)
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            if version <= self._announced:
+                return
+            self._announced = version
         if self.store is not None:
             self.store.publish(POOL_TOPIC, {"version": version})
 
-    @staticmethod
-    def _version(db: sqlite3.Connection) -> int:
-        row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-        return int(row[0]) if row else 0
+    def _remote_change(self, version: int) -> None:
+        """A change committed by another host (PostgreSQL NOTIFY): tell this host's engine."""
+        self._announce(version)
+
+    @contextmanager
+    def _write(self) -> Iterator[PoolTransaction]:
+        with self.backend.write() as tx:
+            yield tx
+        self._problem = None
+        self._announce(self.backend.version())
 
     def version(self) -> int:
-        """The pool version in the database (bumped by every change)."""
-        with self._lock:
-            return self._version(self._db)
+        """The pool version in the store (bumped by every change); the last good one while
+        the store is unavailable."""
+        try:
+            return self.backend.version()
+        except StoreUnavailableError as exc:
+            self._guarded(exc)
+            return self._last.version if self._last is not None else 0
 
     # ------------------------------------------------------------------ seeding
     def is_seeded(self) -> bool:
-        with self._lock:
-            return (
-                self._db.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is not None
-            )
+        return self.backend.is_seeded()
 
     def seed(self, models: Sequence[ModelSettings]) -> bool:
         """Fill an empty pool from config; returns ``False`` when it was already seeded."""
-        if self.is_seeded():
+        if self.backend.is_seeded():
             return False
-        with self._write() as db:
-            for model in models:
-                self._put_model(db, model)
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('seeded', '1')")
+        try:
+            with self._write() as tx:
+                if tx.is_seeded():  # checked again under the write lock: two hosts seed once
+                    raise _AlreadySeeded
+                for model in models:
+                    _put_model(tx, model)
+                tx.mark_seeded()
+        except _AlreadySeeded:
+            return False
         return True
 
     # ------------------------------------------------------------------ reading
     def snapshot(self) -> PoolSnapshot:
-        """Models (with their deployments) and onboarded profiles at the current version."""
-        with self._lock:
-            version = self._version(self._db)
-            rows = self._db.execute("SELECT name, spec FROM models ORDER BY position").fetchall()
-            deps = self._db.execute(
-                "SELECT model, spec FROM deployments ORDER BY position"
-            ).fetchall()
-            profs = self._db.execute("SELECT model, encoder, x, y FROM profiles").fetchall()
+        """Models (with their deployments) and onboarded profiles at the current version.
+
+        While the store is unavailable this is the last good snapshot (raises
+        :class:`~polyroute.exceptions.StoreUnavailableError` when there is none).
+        """
+        try:
+            rows = self.backend.read()
+        except StoreUnavailableError as exc:
+            self._guarded(exc)
+            if self._last is None:
+                raise
+            return self._last
         by_model: dict[str, list[dict[str, Any]]] = {}
-        for model, spec in deps:
+        for model, spec in rows.deployments:
             by_model.setdefault(model, []).append(json.loads(spec))
         models = {}
-        for name, spec in rows:
+        for name, spec in rows.models:
             data = json.loads(spec)
             data["deployments"] = by_model.get(name, [])
             models[name] = ModelSettings.model_validate(data)
         profiles = {
-            m: OnboardedProfile(m, enc, _load_array(x), _load_array(y)) for m, enc, x, y in profs
+            m: OnboardedProfile(m, enc, _load_array(x), _load_array(y))
+            for m, enc, x, y in rows.profiles
         }
-        return PoolSnapshot(version, models, profiles)
+        self._last = PoolSnapshot(rows.version, models, profiles)
+        return self._last
 
     def get_model(self, name: str) -> ModelSettings:
         snap = self.snapshot()
@@ -186,46 +229,34 @@ class ModelPool:
     # ------------------------------------------------------------------ admin writes
     def upsert_model(self, model: ModelSettings) -> bool:
         """Add or replace a model (and its deployments); returns ``True`` when it was new."""
-        with self._write() as db:
-            existed = (
-                db.execute("SELECT 1 FROM models WHERE name = ?", (model.name,)).fetchone()
-                is not None
-            )
+        with self._write() as tx:
+            existed = tx.has_model(model.name)
             if existed:
-                db.execute("DELETE FROM deployments WHERE model = ?", (model.name,))
-            self._put_model(db, model)
+                tx.delete_deployments(model.name)
+            _put_model(tx, model)
         return not existed
 
     def remove_model(self, name: str) -> None:
         """Remove a model, its deployments and its onboarded profile."""
-        with self._write() as db:
-            if db.execute("DELETE FROM models WHERE name = ?", (name,)).rowcount == 0:
-                raise UnknownComponentError("model", name, self._names(db))
+        with self._write() as tx:
+            if not tx.delete_model(name):
+                raise UnknownComponentError("model", name, tx.model_names())
 
     def upsert_deployment(self, model: str, deployment: DeploymentSettings) -> bool:
         """Add or replace one deployment of ``model``; returns ``True`` when it was new."""
-        with self._write() as db:
-            self._require_model(db, model)
-            existed = (
-                db.execute(
-                    "SELECT 1 FROM deployments WHERE model = ? AND name = ?",
-                    (model, deployment.name),
-                ).fetchone()
-                is not None
-            )
-            self._put_deployment(db, model, deployment)
+        with self._write() as tx:
+            _require_model(tx, model)
+            existed = deployment.name in tx.deployment_names(model)
+            _put_deployment(tx, model, deployment)
         return not existed
 
     def remove_deployment(self, model: str, name: str) -> None:
-        with self._write() as db:
-            self._require_model(db, model)
-            cur = db.execute("DELETE FROM deployments WHERE model = ? AND name = ?", (model, name))
-            if cur.rowcount == 0:
-                names = [
-                    r[0]
-                    for r in db.execute("SELECT name FROM deployments WHERE model = ?", (model,))
-                ]
-                raise UnknownComponentError(f"deployment of model {model!r}", name, names)
+        with self._write() as tx:
+            _require_model(tx, model)
+            if not tx.delete_deployment(model, name):
+                raise UnknownComponentError(
+                    f"deployment of model {model!r}", name, tx.deployment_names(model)
+                )
 
     def attach_profile(self, model: str, encoder: str, X: np.ndarray, y: np.ndarray) -> None:
         """Store validation embeddings ``X`` (n, d) and grades ``y`` (n,) in [0, 1] of ``model``."""
@@ -236,57 +267,52 @@ class ModelPool:
                 f"profile of {model!r}: expected X (n, d) and y (n,) with n >= 1; "
                 f"found X {X.shape}, y {y.shape}"
             )
+        if not np.isfinite(X).all():
+            raise DataError(f"profile of {model!r}: expected finite embeddings, found NaN or inf")
         finite = y[np.isfinite(y)]
         if finite.size and (finite.min() < 0 or finite.max() > 1):
             raise DataError(
                 f"profile of {model!r}: expected grades in [0, 1], found "
                 f"[{finite.min():g}, {finite.max():g}]"
             )
-        with self._write() as db:
-            self._require_model(db, model)
-            db.execute(
-                "INSERT OR REPLACE INTO profiles VALUES (?, ?, ?, ?, ?)",
-                (model, encoder, _dump_array(X), _dump_array(y), int(X.shape[0])),
-            )
+        with self._write() as tx:
+            _require_model(tx, model)
+            tx.put_profile(model, encoder, _dump_array(X), _dump_array(y), int(X.shape[0]))
 
     def detach_profile(self, model: str) -> None:
-        with self._write() as db:
-            if db.execute("DELETE FROM profiles WHERE model = ?", (model,)).rowcount == 0:
-                raise UnknownComponentError(
-                    "onboarded profile",
-                    model,
-                    [r[0] for r in db.execute("SELECT model FROM profiles")],
-                )
+        with self._write() as tx:
+            if not tx.delete_profile(model):
+                raise UnknownComponentError("onboarded profile", model, tx.profile_models())
 
-    # ------------------------------------------------------------------ helpers
-    @staticmethod
-    def _names(db: sqlite3.Connection) -> list[str]:
-        return [r[0] for r in db.execute("SELECT name FROM models ORDER BY position")]
 
-    def _require_model(self, db: sqlite3.Connection, model: str) -> None:
-        if db.execute("SELECT 1 FROM models WHERE name = ?", (model,)).fetchone() is None:
-            raise UnknownComponentError("model", model, self._names(db))
+class _AlreadySeeded(Exception):
+    """Rolls back a seed that another process finished first."""
 
-    def _put_model(self, db: sqlite3.Connection, model: ModelSettings) -> None:
-        spec = model.model_dump(mode="json", exclude={"deployments"})
-        row = db.execute("SELECT position FROM models WHERE name = ?", (model.name,)).fetchone()
-        pos = row[0] if row else _next_position(db, "models")
-        db.execute(
-            "INSERT OR REPLACE INTO models VALUES (?, ?, ?)", (model.name, json.dumps(spec), pos)
-        )
-        for dep in model.deployments:
-            self._put_deployment(db, model.name, dep)
 
-    @staticmethod
-    def _put_deployment(db: sqlite3.Connection, model: str, dep: DeploymentSettings) -> None:
-        row = db.execute(
-            "SELECT position FROM deployments WHERE model = ? AND name = ?", (model, dep.name)
-        ).fetchone()
-        pos = row[0] if row else _next_position(db, "deployments")
-        db.execute(
-            "INSERT OR REPLACE INTO deployments VALUES (?, ?, ?, ?)",
-            (model, dep.name, json.dumps(dep.model_dump(mode="json")), pos),
-        )
+def open_backend(location: str | Path) -> PoolBackend:
+    """The backend for a SQLite path, ``":memory:"`` or a ``postgresql://`` URL."""
+    text = str(location)
+    if text.startswith(("postgresql://", "postgres://")):
+        from polyroute.pool._postgres import PostgresPoolBackend
+
+        return PostgresPoolBackend(text)
+    return SqlitePoolBackend(text)
+
+
+def _require_model(tx: PoolTransaction, model: str) -> None:
+    if not tx.has_model(model):
+        raise UnknownComponentError("model", model, tx.model_names())
+
+
+def _put_model(tx: PoolTransaction, model: ModelSettings) -> None:
+    spec = model.model_dump(mode="json", exclude={"deployments"})
+    tx.put_model(model.name, json.dumps(spec, allow_nan=False))
+    for dep in model.deployments:
+        _put_deployment(tx, model.name, dep)
+
+
+def _put_deployment(tx: PoolTransaction, model: str, dep: DeploymentSettings) -> None:
+    tx.put_deployment(model, dep.name, json.dumps(dep.model_dump(mode="json"), allow_nan=False))
 
 
 def parse_model(data: Any) -> ModelSettings:
@@ -299,22 +325,57 @@ def parse_deployment(data: Any) -> DeploymentSettings:
     return _parse(DeploymentSettings, data, "deployment")
 
 
-def _parse(cls: Any, data: Any, what: str) -> Any:
+class ProfilePayload(BaseModel):
+    """Admin payload of an onboarded profile: ``prompts`` (embedded by the gateway) or
+    ``embeddings`` with their ``encoder``, and one grade in [0, 1] per prompt in ``scores``."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    prompts: list[StrictStr] | None = Field(None, min_length=1)
+    embeddings: list[list[float]] | None = Field(None, min_length=1)
+    encoder: str | None = None
+    scores: list[float] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProfilePayload:
+        if (self.prompts is None) == (self.embeddings is None):
+            raise ValueError("expected exactly one of 'prompts' or 'embeddings'")
+        if self.embeddings is not None:
+            if not self.encoder:
+                raise ValueError("expected 'encoder' (the encoder of the embeddings)")
+            widths = sorted({len(row) for row in self.embeddings})
+            if len(widths) != 1 or widths[0] == 0:
+                raise ValueError(f"expected embeddings of one width >= 1, found widths {widths}")
+        n = len(self.prompts if self.prompts is not None else self.embeddings or [])
+        if len(self.scores) != n:
+            raise ValueError(
+                f"'scores': expected {n} numbers (one per prompt), found {len(self.scores)}"
+            )
+        return self
+
+
+def parse_profile(data: Any) -> ProfilePayload:
+    """Validate an admin payload as an onboarded profile."""
+    return _parse(ProfilePayload, data, "profile")
+
+
+def _parse(cls: type[M], data: Any, what: str) -> M:
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
         errs = exc.errors(include_url=False)
         parts = [
-            f"{'.'.join(str(x) for x in e['loc']) or what}: "
-            f"{e['msg'].removeprefix('Value error, ')}"
+            ": ".join(
+                p
+                for p in (
+                    ".".join(str(x) for x in e["loc"]),
+                    e["msg"].removeprefix("Value error, "),
+                )
+                if p
+            )
             for e in errs
         ]
         raise DataError(f"invalid {what}: " + "; ".join(parts)) from None
-
-
-def _next_position(db: sqlite3.Connection, table: str) -> int:
-    row = db.execute(f"SELECT COALESCE(MAX(position), -1) + 1 FROM {table}").fetchone()
-    return int(row[0])
 
 
 def _dump_array(a: np.ndarray) -> bytes:
@@ -324,4 +385,5 @@ def _dump_array(a: np.ndarray) -> bytes:
 
 
 def _load_array(blob: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(blob), allow_pickle=False)
+    array: np.ndarray = np.load(io.BytesIO(blob), allow_pickle=False)
+    return array

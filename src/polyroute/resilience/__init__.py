@@ -1,15 +1,11 @@
-"""I/O-free resilience: retry policy, circuit breakers, fallback chain, deadlines."""
+"""I/O-free resilience: the retry policy (gateway and onboarding alike) and circuit breakers."""
 
 from polyroute.resilience._breaker import CircuitBreaker, CircuitBreakerRegistry
-from polyroute.resilience._deadline import Deadline, Timeouts
-from polyroute.resilience._fallback import FallbackChain
-from polyroute.resilience._retry import RetryPolicy
+from polyroute.resilience._retry import RetryPolicy, parse_retry_after
 
 __all__ = [
     "CircuitBreaker",
     "CircuitBreakerRegistry",
-    "Deadline",
-    "FallbackChain",
     "RetryPolicy",
-    "Timeouts",
+    "parse_retry_after",
 ]

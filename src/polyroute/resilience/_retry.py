@@ -1,20 +1,27 @@
 """Retry decisions: jittered exponential backoff that honours ``Retry-After``.
 
-Backoff follows the "full jitter" scheme (Brooker, "Exponential Backoff And Jitter", AWS
-Architecture Blog, 2015): the n-th retry waits ``uniform(0, min(max_delay_s, base_delay_s *
-multiplier ** (n - 1)))``.
+The one retry policy of polyroute: the gateway's delivery and ``polyroute onboard`` both ask it.
+Backoff follows Brooker, "Exponential Backoff And Jitter" (AWS Architecture Blog, 2015): the
+n-th retry's ceiling is ``min(max_delay_s, base_delay_s * multiplier ** (n - 1))`` and the wait
+is ``ceiling * (1 - jitter * uniform(0, 1))``: ``jitter=1`` is "full jitter" (uniform in
+``[0, ceiling]``), ``0.5`` "equal jitter" (``[ceiling/2, ceiling]``), ``0`` no jitter.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from typing import Literal
+import time
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Literal
 
 from polyroute.exceptions import ConfigError, UpstreamError
 
-Jitter = Literal["full", "equal", "none"]
-_JITTERS = ("full", "equal", "none")
+if TYPE_CHECKING:
+    from polyroute.gateway_config import RetrySettings
+
+Jitter = float | Literal["full", "equal", "none"]
+_JITTERS = {"full": 1.0, "equal": 0.5, "none": 0.0}
 BeyondMax = Literal["cap", "stop"]
 _BEYOND = ("cap", "stop")
 
@@ -30,9 +37,9 @@ class RetryPolicy:
         Backoff ceiling of the first retry, in seconds.
     max_delay_s : float
         Largest backoff ceiling, in seconds.
-    jitter : {"full", "equal", "none"}
-        ``"full"``: uniform in [0, ceiling]; ``"equal"``: uniform in [ceiling/2, ceiling];
-        ``"none"``: the ceiling itself.
+    jitter : float in [0, 1], or "full" (1), "equal" (0.5), "none" (0)
+        Fraction of the ceiling that is randomised: the wait is uniform in
+        ``[(1 - jitter) * ceiling, ceiling]``.
     rng : random.Random, optional
         Source of jitter (seed it in tests).
     multiplier : float
@@ -59,7 +66,7 @@ class RetryPolicy:
         max_attempts: int = 3,
         base_delay_s: float = 0.1,
         max_delay_s: float = 5.0,
-        jitter: Jitter = "full",
+        jitter: Jitter = 1.0,
         rng: random.Random | None = None,
         *,
         multiplier: float = 2.0,
@@ -70,8 +77,16 @@ class RetryPolicy:
             raise ConfigError(
                 f"retry max_attempts: expected an integer >= 1, found {max_attempts!r}"
             )
-        if jitter not in _JITTERS:
-            raise ConfigError(f"retry jitter: expected one of {_JITTERS}, found {jitter!r}")
+        fraction = _JITTERS.get(jitter) if isinstance(jitter, str) else jitter
+        if (
+            isinstance(fraction, bool)
+            or not isinstance(fraction, int | float)
+            or not 0.0 <= fraction <= 1.0
+        ):
+            raise ConfigError(
+                f"retry jitter: expected a number in [0, 1] or one of {tuple(_JITTERS)}, "
+                f"found {jitter!r}"
+            )
         for name, value in (
             ("base_delay_s", base_delay_s),
             ("max_delay_s", max_delay_s),
@@ -89,11 +104,25 @@ class RetryPolicy:
         self.max_attempts = max_attempts
         self.base_delay_s = float(base_delay_s)
         self.max_delay_s = float(max_delay_s)
-        self.jitter: Jitter = jitter
+        self.jitter = float(fraction)
         self.rng = rng if rng is not None else random.Random()
         self.multiplier = float(multiplier)
         self.max_retry_after_s = float(max_retry_after_s)
         self.retry_after_beyond_max: BeyondMax = retry_after_beyond_max
+
+    @classmethod
+    def from_settings(
+        cls, settings: RetrySettings, rng: random.Random | None = None
+    ) -> RetryPolicy:
+        """The policy the ``retry:`` section of the gateway config describes."""
+        return cls(
+            max_attempts=settings.max_attempts,
+            base_delay_s=settings.base_delay_s,
+            max_delay_s=settings.max_delay_s,
+            jitter=settings.jitter,
+            rng=rng,
+            max_retry_after_s=settings.max_retry_after_s,
+        )
 
     @staticmethod
     def is_retryable(exc: BaseException) -> bool:
@@ -112,11 +141,9 @@ class RetryPolicy:
     def backoff_s(self, attempt: int) -> float:
         """Jittered backoff after failed attempt number ``attempt`` (1-based)."""
         ceiling = self.ceiling_s(attempt)
-        if self.jitter == "full":
-            return self.rng.uniform(0.0, ceiling)
-        if self.jitter == "equal":
-            return ceiling / 2 + self.rng.uniform(0.0, ceiling / 2)
-        return ceiling
+        if self.jitter == 0.0:
+            return ceiling
+        return ceiling * (1.0 - self.jitter * self.rng.random())
 
     def delay_s(self, attempt: int, exc: BaseException) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` to stop retrying.
@@ -153,3 +180,35 @@ class RetryPolicy:
             f"RetryPolicy(max_attempts={self.max_attempts}, base_delay_s={self.base_delay_s}, "
             f"max_delay_s={self.max_delay_s}, jitter={self.jitter!r})"
         )
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header value; ``None`` if absent or unreadable.
+
+    Both forms of RFC 9110 §10.2.3 are read: delay-seconds (``"120"``) and an HTTP-date
+    (``"Wed, 21 Oct 2015 07:28:00 GMT"``, counted from ``now``, default the wall clock). A
+    date in the past means "now" (0 s).
+
+    Examples
+    --------
+    >>> parse_retry_after("2.5")
+    2.5
+    >>> parse_retry_after("Thu, 01 Jan 1970 00:00:30 GMT", now=0.0)
+    30.0
+    >>> parse_retry_after("soon") is None
+    True
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))

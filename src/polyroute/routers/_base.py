@@ -298,7 +298,7 @@ class BaseRouter(BaseEstimator, ABC):  # type: ignore[misc]
                 arrays[key] = value
             else:
                 learned[key] = value
-        from polyroute import __version__
+        from polyroute._version import __version__
         from polyroute.routers._registry import registry_name
 
         meta = {

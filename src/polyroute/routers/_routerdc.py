@@ -119,8 +119,8 @@ class ContrastiveRouter(_PoolMixin, _TrainingMixin):
         fall back fully to each LLM's mean training quality; None = off (the paper).
     prior_weight : float
         Weight ``w`` of the cluster prior in the routing score (0 = the paper's router).
-    random_state : int or None
-        Seed of initialisation, batches, tie-breaking and clustering.
+    random_state : int or None, default 0
+        Seed of initialisation, batches, tie-breaking and clustering (None = unseeded).
     show_progress : bool or None
         tqdm bar with the running loss (None: only on a terminal).
 
@@ -188,7 +188,7 @@ class ContrastiveRouter(_PoolMixin, _TrainingMixin):
         holdout_fraction: float = 0.1,
         prior_weight: float = 0.0,
         safety: float | None = DEFAULT_SAFETY,
-        random_state: int | None = None,
+        random_state: int | None = 0,
         show_progress: bool | None = None,
     ) -> None:
         self.hidden_dim = hidden_dim

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from polyroute.exceptions import DataError
-from polyroute.pool import parse_deployment, parse_model
+from polyroute.pool import parse_deployment, parse_model, parse_profile
 from polyroute.server._errors import bad_request, not_found
 from polyroute.server._http import Request, Send, send_json
 
@@ -40,6 +39,7 @@ async def handle_admin(gw: Gateway, req: Request, send: Send, log: RequestLog) -
     elif seg == ["circuits"] and method == "GET":
         await send_json(send, 200, {"circuits": gw.engine.circuit_states()})
     elif len(seg) == 3 and seg[0] == "circuits" and seg[2] == "reset" and method == "POST":
+        _require_circuit(gw, seg[1])
         gw.engine.breakers.get(seg[1]).reset()
         await send_json(send, 200, {"circuit": seg[1], "state": "closed"})
     elif seg == ["models"] and method == "POST":
@@ -113,31 +113,20 @@ async def _profile(gw: Gateway, req: Request, send: Send, model: str) -> None:
         return
     if req.method != "POST":
         raise not_found(f"no admin route {req.method} {req.path}")
-    data = req.json_object()
-    scores = np.asarray(data.get("scores"), dtype=np.float64)
-    if "prompts" in data:
-        prompts = data["prompts"]
-        if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
-            raise bad_request("'prompts': expected a list of strings")
+    payload = parse_profile(req.json_object())
+    scores = np.asarray(payload.scores, dtype=np.float64)
+    if payload.prompts is not None:
         profile = gw.learned_profile_name()
         if profile is None:
             raise bad_request("no learned routing profile to attach a profile to")
         encoder = gw.engine.encoder_for(profile)
         X = await asyncio.get_running_loop().run_in_executor(  # keep serving meanwhile
-            gw.embed_executor, encoder.encode, prompts
+            gw.engine.embedder.executor, encoder.encode, payload.prompts
         )
         enc_name = gw.engine.encoder_name_for(profile)
-    elif "embeddings" in data:
-        X = np.asarray(data["embeddings"], dtype=np.float32)
-        enc_name = str(data.get("encoder") or "")
-        if not enc_name:
-            raise bad_request("'encoder': expected the name of the encoder of the embeddings")
     else:
-        raise bad_request("expected 'prompts' or 'embeddings' with 'scores'")
-    if scores.ndim != 1 or scores.shape[0] != X.shape[0]:
-        raise DataError(
-            f"'scores': expected {X.shape[0]} numbers (one per prompt), found shape {scores.shape}"
-        )
+        X = np.asarray(payload.embeddings, dtype=np.float32)
+        enc_name = str(payload.encoder)
     gw.pool.attach_profile(model, enc_name, X, scores)
     await send_json(
         send,
@@ -149,6 +138,19 @@ async def _profile(gw: Gateway, req: Request, send: Send, model: str) -> None:
             "version": gw.pool.version(),
         },
     )
+
+
+def _require_circuit(gw: Gateway, name: str) -> None:
+    """404 for a circuit that is neither in use nor a deployment of the pool (no phantoms)."""
+    if name in gw.engine.breakers:
+        return
+    known = [d.key for r in gw.engine.view().routes.values() for d in r.deployments]
+    if name not in known:
+        raise not_found(
+            f"unknown circuit {name!r}; expected a deployment key 'model/deployment', one of: "
+            f"{', '.join(sorted(known))}",
+            "circuit_not_found",
+        )
 
 
 def _template(seg: list[str]) -> list[str]:

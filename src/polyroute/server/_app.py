@@ -16,7 +16,6 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from polyroute.server._admin import handle_admin
 from polyroute.server._auth import Authenticator, Principal
 from polyroute.server._errors import HTTPError, not_found, to_http_error
 from polyroute.server._handlers import chat_completions, list_models, route_only, usage_cost
+from polyroute.server._health import StoreHealthCollector, readiness
 from polyroute.server._http import (
     Receive,
     Request,
@@ -82,10 +82,6 @@ class Gateway:
     metrics: GatewayMetrics
     upstream: Upstream
     started_at: int
-    #: One worker thread for prompt embedding (onnxruntime releases the GIL).
-    embed_executor: ThreadPoolExecutor
-    #: Requests waiting for (or in) the encoder; over the limit, ``auto`` sheds load.
-    pending_embeddings: int = 0
 
     def learned_profile_name(self) -> str | None:
         return next((p.name for p in self.settings.profiles if p.strategy == "learned"), None)
@@ -99,8 +95,14 @@ class Gateway:
 
 
 def _make_store(settings: GatewaySettings) -> StateStore:
-    if settings.server.state_url:
-        return RedisStateStore(settings.server.state_url)
+    server = settings.server
+    if server.state_url:
+        return RedisStateStore(
+            server.state_url,
+            connect_timeout_s=server.state_connect_timeout_s,
+            timeout_s=server.state_timeout_s,
+            rate_limit_fallback=settings.security.rate_limit_fallback,
+        )
     return InMemoryStateStore()
 
 
@@ -140,7 +142,7 @@ class GatewayApp:
             return self.gateway
         s = self.settings
         store = self._store or _make_store(s)
-        path = (
+        path = s.server.database_url or (
             ":memory:"
             if s.server.ephemeral_pool
             else self._pool_path or s.server.pool_path or default_pool_path()
@@ -167,17 +169,14 @@ class GatewayApp:
         )
         engine.start()
         auth = Authenticator(s.security, self._secret_lookup, store)
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polyroute-embed")
-        self.gateway = Gateway(
-            s, engine, pool, store, auth, metrics, upstream, int(time.time()), executor
-        )
+        self.gateway = Gateway(s, engine, pool, store, auth, metrics, upstream, int(time.time()))
+        metrics.registry.register(StoreHealthCollector(self.gateway))
         return self.gateway
 
     async def shutdown(self) -> None:
         gw, self.gateway = self.gateway, None
         if gw is not None:
             gw.engine.close()
-            gw.embed_executor.shutdown(wait=False, cancel_futures=True)
             await gw.upstream.aclose()
             gw.pool.close()
 
@@ -252,12 +251,8 @@ class GatewayApp:
             await send_json(send, 200, {"status": "ok"})
             return
         if req.method == "GET" and seg == ["readyz"]:
-            ok, detail = gw.engine.ready()
-            await send_json(
-                send,
-                200 if ok else 503,
-                {"status": "ready" if ok else "not_ready", "detail": detail},
-            )
+            ok, report = await readiness(gw)
+            await send_json(send, 200 if ok else 503, report)
             return
         authz = req.headers.get("authorization")
         if seg[:1] == ["admin"]:
@@ -276,7 +271,7 @@ class GatewayApp:
         if handler is None:
             raise not_found(f"no route {req.method} {req.path}", "unknown_route")
         log.route = req.path
-        gw.auth.check_rate(who)
+        await gw.auth.check_rate(who)
         await req.read_body(receive, gw.settings.security.max_body_bytes)
         await handler(gw, req, send, log)
 
@@ -341,7 +336,7 @@ def create_app(
         settings,
         secret_lookup=env_secret_lookup(environ),
         store=store,
-        pool_path=pool_path,
+        pool_path=os.fspath(pool_path) if pool_path is not None else None,
         encoders=encoders,
         routers=routers,
         config_dir=Path(config_dir) if config_dir is not None else None,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from polyroute.gateway_config import SecuritySettings
-from polyroute.server._errors import forbidden, rate_limited, unauthorized
+from polyroute.server._errors import HTTPError, forbidden, rate_limited, unauthorized
 from polyroute.state import StateStore
 
 
@@ -112,14 +112,27 @@ class Authenticator:
             raise forbidden(f"admin API disabled: set {self.security.admin_key_env} to enable it")
         raise unauthorized("invalid admin key")
 
-    def check_rate(self, who: Principal) -> None:
-        """Take one token from the caller's bucket; raises 429 with Retry-After when empty."""
+    async def check_rate(self, who: Principal) -> None:
+        """Take one token from the caller's bucket; raises 429 with Retry-After when empty.
+
+        While the shared store is unavailable the store's policy decides (fail open by default);
+        failing closed answers 503 with Retry-After, since the limit itself was not checked.
+        """
         rate = who.rate_limit_rps or self.security.rate_limit_rps
         if rate is None or who.is_admin:
             return
-        allowed, retry_after = self.store.take(
+        allowed, retry_after = await self.store.take(
             "ratelimit:" + who.name, rate_per_s=rate, burst=float(self.security.rate_limit_burst)
         )
+        if not allowed and not self.store.health().available:
+            raise HTTPError(
+                503,
+                "rate limiter unavailable: the shared state store cannot be reached and "
+                "rate limits fail closed; retry later",
+                "service_unavailable",
+                "rate_limiter_unavailable",
+                [(b"retry-after", b"1")],
+            )
         if not allowed:
             raise rate_limited(
                 retry_after,

@@ -14,6 +14,8 @@ body over ``max_body_bytes``                               413     invalid_reque
 client over its rate limit; upstreams rate-limited          429     rate_limit_error
 every attempt failed                                       502     upstream_error
 no deployment / circuit open / no eligible model           503     service_unavailable
+prompt encoder saturated (``EncoderSaturatedError``)       503     service_unavailable
+pool store deleted, corrupt or unreachable (admin writes)  503     service_unavailable
 upstream timeout                                           504     timeout_error
 anything unexpected                                        500     internal_error
 =========================================================  ======  ==========================
@@ -31,11 +33,13 @@ from polyroute.exceptions import (
     CircuitOpenError,
     ConfigError,
     DataError,
+    EncoderSaturatedError,
     InvalidRequestError,
     NoEligibleModelError,
     NoHealthyDeploymentError,
     PolyrouteError,
     RateLimited,
+    StoreUnavailableError,
     UnknownComponentError,
     UpstreamClientError,
     UpstreamError,
@@ -110,6 +114,17 @@ def to_http_error(exc: BaseException) -> HTTPError:
         return not_found(str(exc), "model_not_found")
     if isinstance(exc, InvalidRequestError | DataError):
         return bad_request(str(exc))
+    if isinstance(exc, StoreUnavailableError):
+        return HTTPError(503, str(exc), "service_unavailable", "store_unavailable")
+    if isinstance(exc, EncoderSaturatedError):
+        retry_after = str(max(1, round(exc.retry_after_s))).encode()
+        return HTTPError(
+            503,
+            str(exc),
+            "service_unavailable",
+            "encoder_saturated",
+            [(b"retry-after", retry_after)],
+        )
     if isinstance(exc, NoHealthyDeploymentError | NoEligibleModelError):
         return HTTPError(503, str(exc), "service_unavailable", "no_healthy_deployment")
     if isinstance(exc, ConfigError | PolyrouteError):

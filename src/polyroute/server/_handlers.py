@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import time
 from typing import TYPE_CHECKING, Any
 
 from polyroute.engine import Completion, RouteDecision, RouteRequest
 from polyroute.exceptions import UpstreamError
-from polyroute.server._errors import HTTPError, bad_request, sse_error_event, to_http_error
+from polyroute.server._errors import bad_request, sse_error_event, to_http_error
 from polyroute.server._http import Headers, Request, Send, ascii_header, send_bytes, send_json
 
 if TYPE_CHECKING:
@@ -125,38 +124,11 @@ def decision_headers(
     return headers
 
 
-async def _embed(gw: Gateway, request: RouteRequest) -> Any:
-    """Embed in the worker thread; shed load (503) when too many prompts already wait."""
-    limit = gw.settings.server.max_pending_embeddings
-    if gw.pending_embeddings >= limit:
-        raise HTTPError(
-            503,
-            f"the prompt encoder is saturated ({limit} prompts waiting); "
-            "retry shortly or use a concrete model",
-            "service_unavailable",
-            "encoder_saturated",
-            [(b"retry-after", b"1")],
-        )
-    gw.pending_embeddings += 1
-    started = time.perf_counter()
-    try:
-        return await asyncio.get_running_loop().run_in_executor(
-            gw.embed_executor, gw.engine.embed, request
-        )
-    finally:
-        gw.pending_embeddings -= 1
-        gw.metrics.embedding.observe(time.perf_counter() - started)
-
-
 async def _decide(
     gw: Gateway, req: Request, log: RequestLog
 ) -> tuple[dict[str, Any], RouteDecision]:
     body = parse_chat_body(req)
-    request = route_request(body, req)
-    embedding = None
-    if gw.engine.needs_embedding(request.model):  # encoder work off the event loop
-        embedding = await _embed(gw, request)
-    decision = gw.engine.route(request, embedding=embedding)
+    decision = await gw.engine.decide(route_request(body, req))
     log.profile, log.model = decision.profile, decision.model
     gw.metrics.decisions.labels(decision.profile or "", decision.model, decision.strategy).inc()
     body.pop("polyroute", None)

@@ -112,6 +112,9 @@ class GatewayMetrics:
     def on_attempt_failed(self, model: str, deployment: str, exc: UpstreamError) -> None:
         self.failures.labels(model, deployment, type(exc).__name__).inc()
 
+    def on_embedding(self, seconds: float) -> None:
+        self.embedding.observe(seconds)
+
     # scrape -----------------------------------------------------------------------
     def render(self, circuits: Mapping[str, str]) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest

@@ -7,7 +7,9 @@ per deployment, circuit-breaker state, rate-limit token buckets and pool change 
 protocol is synchronous: an in-memory call takes a few microseconds; a Redis call is one network
 round trip (about 0.1-0.3 ms on loopback on the shared dev box, ``docs/results/balancing.md``) during
 which an asyncio caller's loop is blocked. Hot paths therefore make few calls: a balancer decision
-reads all loads with one ``get_many``, and a healthy circuit costs one read per ``allow``.
+reads all loads with one ``get_many``, and a healthy circuit costs one read per ``allow``. The rate-limit call ``take`` is awaited, so
+a shared store can answer it without blocking the caller's event loop; a store that cannot
+reach its backend degrades (see :meth:`StateStore.health` and ``RedisStateStore``).
 
 ==================  ===========================================  =====================================
 method              meaning                                      Redis primitive
@@ -22,6 +24,7 @@ method              meaning                                      Redis primitive
 ``publish``         bump ``version(topic)`` and notify           Lua ``INCR`` + ``PUBLISH``
 ``subscribe``       callback(version, payload) on each publish   ``SUBSCRIBE`` (listener thread)
 ``version``         monotonically increasing per topic           ``GET``
+``health``          available? and fallbacks served so far        (local)
 ==================  ===========================================  =====================================
 
 State dict values are JSON scalars (``str``, ``int``, ``float``, ``bool``, ``None``).
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from polyroute.exceptions import ConfigError
@@ -41,6 +45,19 @@ Unsubscribe = Callable[[], None]
 
 # Slack for float round-off: waiting exactly ``retry_after_s`` must make ``take`` succeed.
 TOKEN_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    """Whether a state store reaches its backend, and how often it answered from a fallback.
+
+    ``fallbacks`` counts calls by kind: ``counter``, ``state``, ``publish``, ``rate_limit_open``
+    (allowed without a check) and ``rate_limit_closed`` (refused without a check).
+    """
+
+    available: bool
+    detail: str
+    fallbacks: dict[str, int] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -82,7 +99,7 @@ class StateStore(Protocol):
         """
         ...
 
-    def take(
+    async def take(
         self, key: str, *, rate_per_s: float, burst: float, n: float = 1
     ) -> tuple[bool, float]:
         """Take ``n`` tokens from the bucket ``key`` (refilled at ``rate_per_s`` up to ``burst``).
@@ -103,6 +120,10 @@ class StateStore(Protocol):
 
     def version(self, topic: str) -> int:
         """Number of publishes on ``topic`` so far (0 before the first)."""
+        ...
+
+    def health(self) -> StoreHealth:
+        """Whether the backend is reachable now, and the fallbacks served so far."""
         ...
 
     def close(self) -> None:

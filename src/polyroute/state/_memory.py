@@ -11,6 +11,7 @@ from typing import Any
 
 from polyroute.state._base import (
     StateDict,
+    StoreHealth,
     Subscriber,
     Unsubscribe,
     refill,
@@ -39,7 +40,8 @@ class InMemoryStateStore:
     >>> store = InMemoryStateStore()
     >>> store.incr("inflight:gpt/eu-1")
     1
-    >>> store.take("key:abc", rate_per_s=1.0, burst=2)
+    >>> import asyncio
+    >>> asyncio.run(store.take("key:abc", rate_per_s=1.0, burst=2))
     (True, 0.0)
     """
 
@@ -88,7 +90,7 @@ class InMemoryStateStore:
                 self._states[key] = dict(new)
             return dict(self._states.get(key, {}))
 
-    def take(
+    async def take(
         self, key: str, *, rate_per_s: float, burst: float, n: float = 1
     ) -> tuple[bool, float]:
         validate_bucket(rate_per_s, burst, n)
@@ -127,6 +129,9 @@ class InMemoryStateStore:
     def version(self, topic: str) -> int:
         with self._lock:
             return self._versions.get(topic, 0)
+
+    def health(self) -> StoreHealth:
+        return StoreHealth(available=True, detail="in-process")
 
     def close(self) -> None:
         with self._lock:

@@ -63,9 +63,9 @@ def make_routing_dataset(
     perm = rng.permutation(n_prompts)
     return RoutingDataset(
         name=f"synthetic-{seed}",
-        prompt_ids=[f"q{i}" for i in range(n_prompts)],
-        prompts=words,
-        tasks=[_TOPICS[t] for t in task_idx],
+        prompt_ids=np.array([f"q{i}" for i in range(n_prompts)], dtype=object),
+        prompts=np.array(words, dtype=object),
+        tasks=np.array([_TOPICS[t] for t in task_idx], dtype=object),
         model_names=tuple(f"model-{j}" for j in range(n_models)),
         scores=scores,
         costs=2.0 ** np.arange(n_models),

@@ -3,8 +3,10 @@
 It runs uvicorn in a background thread on ``127.0.0.1`` and a free port, answers
 ``POST /v1/chat/completions`` (plain JSON or SSE streaming) and ``GET /v1/models``, and injects
 faults on request: error statuses at given rates (429 with ``Retry-After``), added latency, slow
-requests that hang (to trip the caller's timeouts), stalls mid-stream and dropped connections.
-Faults are drawn from a seeded RNG, so a run is reproducible for a given request order.
+requests that hang (to trip the caller's timeouts), connections reset after the request was read,
+truncated or malformed JSON in a 200, resets mid-body or mid-stream, stalls mid-stream and
+dropped connections. Faults are drawn from a seeded RNG, so a run is reproducible for a given
+request order; :meth:`FakeUpstream.script` fixes the faults of the next requests.
 
 Example
 -------
@@ -18,225 +20,18 @@ import asyncio
 import json
 import random
 import socket
-import threading
+import struct
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter, deque
+from collections.abc import Sequence
 from typing import Any, Self
 
-from polyroute.exceptions import ConfigError, MissingDependencyError
+from polyroute.exceptions import ConfigError
+from polyroute.testing._faults import FAULTS, FaultConfig, Plan
+from polyroute.testing._responders import Responder, echo_responder
+from polyroute.testing._server import ServerThread
 
-Responder = Callable[[dict[str, Any]], str]
 _ASGIMessage = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class FaultConfig:
-    """Which faults a :class:`FakeUpstream` injects, and how often.
-
-    Parameters
-    ----------
-    error_rates : mapping of int to float
-        HTTP status -> probability per request (e.g. ``{500: 0.1, 429: 0.1}``); the sum must be
-        <= 1. A 429 carries ``Retry-After: retry_after_s``.
-    latency_s : float
-        Added delay before every answer (seconds).
-    slow_rate : float
-        Probability that a request hangs for ``slow_s`` before answering (trips timeouts).
-    slow_s : float
-        How long a slow request hangs.
-    stall_mid_stream_rate : float
-        Probability that a streamed answer stops after its first chunk and hangs ``slow_s``.
-    drop_connection_rate : float
-        Probability that the server starts an answer and closes the connection mid-body.
-    retry_after_s : float
-        Value of the ``Retry-After`` header on 429 answers.
-    seed : int
-        Seed of the fault RNG.
-    """
-
-    error_rates: Mapping[int, float] = field(default_factory=dict)
-    latency_s: float = 0.0
-    slow_rate: float = 0.0
-    slow_s: float = 5.0
-    stall_mid_stream_rate: float = 0.0
-    drop_connection_rate: float = 0.0
-    retry_after_s: float = 0.05
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        rates = {
-            **{f"error_rates[{k}]": v for k, v in self.error_rates.items()},
-            "slow_rate": self.slow_rate,
-            "stall_mid_stream_rate": self.stall_mid_stream_rate,
-            "drop_connection_rate": self.drop_connection_rate,
-        }
-        for name, rate in rates.items():
-            if not 0.0 <= rate <= 1.0:
-                raise ConfigError(f"FaultConfig.{name}: expected a rate in [0, 1], found {rate!r}")
-        total = sum(self.error_rates.values()) + self.slow_rate + self.drop_connection_rate
-        if total > 1.0 + 1e-9:
-            raise ConfigError(
-                "FaultConfig: expected error_rates + slow_rate + drop_connection_rate <= 1, "
-                f"found {total:.3f}"
-            )
-        for status in self.error_rates:
-            if not 400 <= int(status) <= 599:
-                raise ConfigError(
-                    f"FaultConfig.error_rates: expected HTTP error statuses 400-599, found {status}"
-                )
-
-
-def echo_responder(request: dict[str, Any]) -> str:
-    """Default responder: echo the last user message."""
-    messages = request.get("messages") or []
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            return f"echo: {content if isinstance(content, str) else json.dumps(content)}"
-    return "echo: (no user message)"
-
-
-def replay_responder(
-    dataset: str = "routerbench",
-    *,
-    data_dir: str | None = None,
-    fallback: Responder | None = None,
-) -> Responder:
-    """A responder that answers with the recorded answer of the requested model to that prompt.
-
-    The request's last user message is looked up among the dataset's prompts and its ``model``
-    among the dataset's models; the dataset's recorded answer (``metadata["responses"]``, e.g.
-    RouterBench's ``<model>|model_response`` columns) is returned. Unknown prompts or models get
-    ``fallback(request)`` (default: a short note saying no answer was recorded).
-
-    Parameters
-    ----------
-    dataset : str
-        Name of a routing dataset with recorded responses (``"routerbench"``).
-    data_dir : str, optional
-        Routing data directory (default: resolved by :mod:`polyroute.config`).
-    fallback : callable, optional
-        Responder for prompts without a recorded answer.
-    """
-    from polyroute.data import load_dataset
-
-    ds = load_dataset(dataset, data_dir=data_dir)
-    loader = ds.metadata.get("responses")
-    if not callable(loader):
-        raise ConfigError(
-            f"dataset {dataset!r} has no recorded responses; expected "
-            "metadata['responses'] (e.g. 'routerbench')"
-        )
-    answers = {(str(pid), str(model)): text for (pid, model), text in loader().items()}
-    by_text = {
-        str(text).strip(): str(pid) for pid, text in zip(ds.prompt_ids, ds.prompts, strict=True)
-    }
-
-    def respond(request: dict[str, Any]) -> str:
-        text = echo_responder(request).removeprefix("echo: ").strip()
-        pid = by_text.get(text)
-        found = answers.get((pid, str(request.get("model")))) if pid is not None else None
-        if found is not None:
-            return found
-        if fallback is not None:
-            return fallback(request)
-        return f"(no recorded answer of {request.get('model')} to this prompt)"
-
-    return respond
-
-
-class ServerThread:
-    """Any ASGI app served by uvicorn in a background thread on ``127.0.0.1`` and a free port.
-
-    Parameters
-    ----------
-    app : ASGI callable
-        The application.
-    lifespan : {"on", "off", "auto"}
-        Whether uvicorn runs the app's lifespan (startup/shutdown) events.
-    port : int
-        Port to bind (0 = a free one).
-
-    Example
-    -------
-    >>> with ServerThread(create_app(settings), lifespan="on") as srv:   # doctest: +SKIP
-    ...     httpx.get(srv.url + "/healthz")
-    """
-
-    def __init__(self, app: Any, *, lifespan: str = "on", port: int = 0) -> None:
-        self.app = app
-        self.lifespan = lifespan
-        self._bind_port = port
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> ServerThread:
-        try:
-            import uvicorn
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise MissingDependencyError("uvicorn", "server") from exc
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self._bind_port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_level="critical",
-            access_log=False,
-            lifespan=self.lifespan,
-            interface="asgi3",
-            timeout_graceful_shutdown=1,
-            timeout_keep_alive=30,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [sock]},
-            daemon=True,
-            name=f"ServerThread:{self.port}",
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 30.0
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
-                raise ConfigError(f"server on port {self.port} failed to start")
-            time.sleep(0.005)
-        sock.close()  # uvicorn serves on its own duplicate of the listening socket
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=15.0)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class _Plan:
-    """The fault drawn for one request."""
-
-    __slots__ = ("drop", "slow", "stall", "status")
-
-    def __init__(self) -> None:
-        self.status: int | None = None
-        self.slow = False
-        self.drop = False
-        self.stall = False
 
 
 class FakeUpstream:
@@ -257,8 +52,10 @@ class FakeUpstream:
     base_url : str
         ``"http://127.0.0.1:PORT/v1"`` once started.
     stats : collections.Counter
-        Outcome counts: ``"requests"``, ``"ok"``, ``"status_500"``, ``"slow"``, ``"drop"``,
-        ``"stall"``, ``"caller_hung_up"`` (the caller closed during a stall), ...
+        Outcome counts: ``"requests"`` (every chat POST received, whatever happens next),
+        ``"ok"``, ``"status_500"``, one per fault name (``"slow"``, ``"drop"``, ``"reset"``,
+        ``"truncated_json"``, ...), ``"stall"``, ``"caller_hung_up"`` (the caller closed during
+        a stall).
     requests : list of dict
         Request bodies received (the last 1,000).
     """
@@ -276,6 +73,7 @@ class FakeUpstream:
         self.requests: list[dict[str, Any]] = []
         self._faults = faults or FaultConfig()
         self._rng = random.Random(self._faults.seed)
+        self._script: deque[str | int] = deque()
         self._server: ServerThread | None = None
         self._port: int | None = None
         self._created = int(time.time())
@@ -300,7 +98,7 @@ class FakeUpstream:
         self._faults = faults or FaultConfig()
         self._rng = random.Random(self._faults.seed)
 
-    def start(self) -> FakeUpstream:
+    def start(self) -> Self:
         """Bind a free port and start serving; returns ``self``."""
         self._server = ServerThread(self._asgi, lifespan="off").start()
         self._port = self._server.port
@@ -319,21 +117,37 @@ class FakeUpstream:
         self.stop()
 
     # ------------------------------------------------------------------ faults
-    def _draw(self, stream: bool) -> _Plan:
-        plan = _Plan()
+    def script(self, *faults: str | int) -> None:
+        """Faults of the next requests, in order, before random draws resume.
+
+        Each is ``"ok"``, a name of :data:`FAULTS`, ``"stall"`` or an HTTP error status.
+        """
+        for fault in faults:
+            if not (isinstance(fault, int) or fault in ("ok", "stall", *FAULTS)):
+                raise ConfigError(
+                    f"FakeUpstream.script: expected 'ok', 'stall', an HTTP status or one of "
+                    f"{FAULTS}, found {fault!r}"
+                )
+        self._script.extend(faults)
+
+    def _draw(self, stream: bool) -> Plan:
+        if self._script:
+            fault = self._script.popleft()
+            if isinstance(fault, int):
+                return Plan(status=fault)
+            plan = Plan(fault=None if fault in ("ok", "stall") else fault)
+            plan.stall = fault == "stall"
+            return plan
         f, r = self._faults, self._rng.random()
         for status, rate in sorted(f.error_rates.items()):
             if r < rate:
-                plan.status = int(status)
-                return plan
+                return Plan(status=int(status))
             r -= rate
-        if r < f.slow_rate:
-            plan.slow = True
-            return plan
-        r -= f.slow_rate
-        if r < f.drop_connection_rate:
-            plan.drop = True
-            return plan
+        for name, rate in f.fault_rates().items():
+            if r < rate:
+                return Plan(fault=name)
+            r -= rate
+        plan = Plan()
         plan.stall = stream and self._rng.random() < f.stall_mid_stream_rate
         return plan
 
@@ -375,18 +189,21 @@ class FakeUpstream:
         del self.requests[:-1000]
         stream = bool(request.get("stream"))
         plan = self._draw(stream)
+        if plan.fault is not None:
+            self.stats[plan.fault] += 1
         if self._faults.latency_s > 0:
             await asyncio.sleep(self._faults.latency_s)
-        if plan.slow:
-            self.stats["slow"] += 1
+        if plan.fault == "slow":
             await asyncio.sleep(self._faults.slow_s)
         if plan.status is not None:
             await self._send_error(send, plan.status)
             return
+        if plan.fault == "reset":  # the request was read; the caller gets no answer at all
+            await _hang_up(send, reset=True)
+            return
         content = self.responder(request)
         model = str(request.get("model") or self.model_names[0])
-        if plan.drop:  # headers, then the connection closes before any body byte
-            self.stats["drop"] += 1
+        if plan.fault == "drop":  # headers, then the connection closes before any body byte
             ctype = b"text/event-stream" if stream else b"application/json"
             await send(
                 {
@@ -397,10 +214,17 @@ class FakeUpstream:
             )
             raise ConnectionAbortedError("FakeUpstream: injected dropped connection")
         if stream:
-            await self._stream(receive, send, request, model, content, plan.stall)
-        else:
+            await self._stream(receive, send, request, model, content, plan)
+            return
+        answer = json.dumps(_completion(request, model, content), separators=(",", ":")).encode()
+        if plan.fault == "reset_mid_body":
+            await _send_start(send, 200, len(answer))
+            await send({"type": "http.response.body", "body": answer[: len(answer) // 2]})
+            await _hang_up(send, reset=False)
+            return
+        if plan.fault is None:
             self.stats["ok"] += 1
-            await _send_json(send, 200, _completion(request, model, content))
+        await _send_raw(send, 200, _corrupt(answer, plan.fault))
 
     async def _send_error(self, send: Any, status: int) -> None:
         self.stats[f"status_{status}"] += 1
@@ -417,7 +241,7 @@ class FakeUpstream:
         request: dict[str, Any],
         model: str,
         content: str,
-        stall: bool,
+        plan: Plan,
     ) -> None:
         await send(
             {
@@ -435,8 +259,14 @@ class FakeUpstream:
             delta: dict[str, Any] = {"content": piece}
             if i == 0:
                 delta["role"] = "assistant"
-            await _send_event(send, _chunk(cid, model, delta, None))
-            if stall and i == 0:
+            event = _event(_chunk(cid, model, delta, None))
+            if i == 0 and plan.fault in ("truncated_json", "malformed_json"):
+                event = b"data: " + _corrupt(event[6:-2], plan.fault) + b"\n\n"
+            await send({"type": "http.response.body", "body": event, "more_body": True})
+            if i == 0 and plan.fault == "reset_mid_body":
+                await _hang_up(send, reset=False)
+                return
+            if plan.stall and i == 0:
                 self.stats["stall"] += 1
                 await self._stall(receive)
                 raise ConnectionAbortedError("FakeUpstream: injected stall mid-stream")
@@ -447,7 +277,8 @@ class FakeUpstream:
             usage["usage"] = _usage(request, content)
             await _send_event(send, usage)
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
-        self.stats["ok"] += 1
+        if plan.fault is None:
+            self.stats["ok"] += 1
 
     async def _stall(self, receive: Any) -> None:
         """Hang ``slow_s`` mid-stream; count ``"caller_hung_up"`` if the caller closes first."""
@@ -514,9 +345,52 @@ def _error_body(message: str, code: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": code, "code": code}}
 
 
+def _event(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+
 async def _send_event(send: Any, payload: dict[str, Any]) -> None:
-    data = b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
-    await send({"type": "http.response.body", "body": data, "more_body": True})
+    await send({"type": "http.response.body", "body": _event(payload), "more_body": True})
+
+
+def _corrupt(body: bytes, fault: str | None) -> bytes:
+    """``body`` cut in half (``truncated_json``) or replaced by HTML (``malformed_json``)."""
+    if fault == "truncated_json":
+        return body[: len(body) // 2]
+    if fault == "malformed_json":
+        return b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    return body
+
+
+async def _hang_up(send: Any, *, reset: bool) -> None:
+    """Close the caller's connection now: a TCP reset (``reset``), else a plain close after the
+    bytes already sent. Reaches uvicorn's transport through its ``send`` method; returning
+    afterwards is clean (uvicorn sends nothing on a lost connection)."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:  # not served by uvicorn: an exception closes the connection too
+        raise ConnectionAbortedError("FakeUpstream: injected connection reset")
+    sock = transport.get_extra_info("socket")
+    if reset and sock is not None:  # linger 0: close() sends RST instead of FIN
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    await asyncio.sleep(0)  # uvicorn's connection_lost runs: it will not answer 500
+
+
+async def _send_start(
+    send: Any, status: int, length: int, ctype: bytes = b"application/json"
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", ctype), (b"content-length", str(length).encode())],
+        }
+    )
+
+
+async def _send_raw(send: Any, status: int, body: bytes) -> None:
+    await _send_start(send, status, len(body))
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _send_json(
