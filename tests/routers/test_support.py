@@ -69,7 +69,10 @@ def test_router_fitted_on_one_task_routes_unrelated_prompts_to_the_best_overall_
     router.fit(X[code], train.scores[code], model_names=list(train.model_names))
     overall = np.nanmean(train.scores[code], axis=0)
     choice = router.route(X[other], train.model_costs(), cost_weight=0.0)
-    assert (overall[choice] >= overall.max() - 0.02).all()
+    # never a model that is poor overall (more than 10 points below the best) ...
+    assert (overall[choice] >= overall.max() - 0.10).all()
+    # ... and nearly always the best overall model itself
+    assert np.mean(overall[choice] == overall.max()) >= 0.9
 
 
 def test_safety_none_is_the_router_as_published(routerbench: RoutingDataset) -> None:

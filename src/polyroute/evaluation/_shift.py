@@ -150,7 +150,7 @@ def run_shift(
     charged = ds.cost_matrix()
     has_costs = ds.costs is not None
     fit_time: dict[str, float] = {}
-    results = []
+    results: list[TaskResult] = []
     for task in ds.task_names:
         fit_rows = train_rows[tasks[train_rows] != task]
         if max_train_rows is not None and len(fit_rows) > max_train_rows:
