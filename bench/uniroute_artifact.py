@@ -1,7 +1,8 @@
 """Build the default router artifact shipped in ``src/polyroute/assets/default_router/``.
 
 A ``uniroute-kmeans`` router fitted on RouterBench train (11 LLMs) with minilm-static
-embeddings, every model's per-query USD cost (mean over train) stored in its profile, and the
+embeddings and the safe rule (``safety``, default 0.9: low support falls back to the best overall
+model; the training prompts it keeps for support are float16, about 1 MB), every model's per-query USD cost (mean over train) stored in its profile, and the
 validation set new models are onboarded with (``validation.jsonl.gz``: ARC-Challenge +
 Winogrande prompts held out of the fit, with reference letters).
 
@@ -43,7 +44,8 @@ def build(target: Path, *, encoder_name: str, n_validation: int, params: dict) -
     encoder = make_encoder(encoder_name)
     X = encode_cached(encoder, [str(p) for p in ds.prompts[train]])
     router = make_router("uniroute-kmeans", **params)
-    router.fit(X, ds.scores[train], model_names=list(ds.model_names))
+    # tasks: the support scale of the safe rule is calibrated leave-one-task-out on them
+    router.fit(X, ds.scores[train], model_names=list(ds.model_names), tasks=list(ds.tasks[train]))
     router.encoder_ = encoder_name
     router.model_costs_ = np.nanmean(ds.costs[train], axis=0)
     router.cost_unit_ = ds.cost_unit

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from polyroute.data import RoutingDataset, load_dataset
+from polyroute.data import RoutingDataset, load_dataset, read_routing_file
 from polyroute.encoders import embed_dataset
 from polyroute.evaluation import (
     DeferralCurve,
@@ -258,8 +258,14 @@ def run_trial(t: Trial, n_vals: list[int], methods: list[str]) -> dict[str, Any]
     return out
 
 
-def load(name: str, encoder: str = "minilm") -> tuple[RoutingDataset, np.ndarray]:
-    ds = load_dataset(name)
+def load(
+    name: str, encoder: str = "minilm", task_column: str | None = None
+) -> tuple[RoutingDataset, np.ndarray]:
+    """A named dataset or a routing file (CSV/JSONL/Parquet, docs/data.md) and its embeddings."""
+    if Path(name).suffix and Path(name).is_file():
+        ds = read_routing_file(name, task_column=task_column)
+    else:
+        ds = load_dataset(name)
     X = embed_dataset(ds, encoder)
     drop = [m for m in DROP.get(name, []) if m in ds.model_names]
     if drop:
@@ -269,7 +275,8 @@ def load(name: str, encoder: str = "minilm") -> tuple[RoutingDataset, np.ndarray
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="mmlu-pro")
+    parser.add_argument("--dataset", default="mmlu-pro", help="a dataset name or a routing file")
+    parser.add_argument("--task-column", help="(routing files) column holding the task")
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--first-seed", type=int, default=0, help="run seeds first..first+trials-1")
     parser.add_argument("--n-val", default="100,200,400", help="comma-separated N_val values")
@@ -279,11 +286,12 @@ def main() -> None:
     parser.add_argument("--out", help="JSONL of per-trial results (appended; resumable)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    ds, X = load(args.dataset, args.encoder)
+    ds, X = load(args.dataset, args.encoder, args.task_column)
     n_vals = [int(v) for v in args.n_val.split(",")]
     methods = [m for m in args.methods.split(",") if m]
     out = Path(
-        args.out or RESULTS / f"uniroute_{args.dataset}{'_dev' if args.dev else ''}.trials.jsonl"
+        args.out
+        or RESULTS / f"uniroute_{Path(args.dataset).stem}{'_dev' if args.dev else ''}.trials.jsonl"
     )
     done = set()
     if out.exists():

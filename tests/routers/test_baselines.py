@@ -79,7 +79,9 @@ def test_oracles_read_test_labels_and_refuse_predict_scores() -> None:
 def test_knn_predicts_neighbour_means_and_ignores_nan_targets() -> None:
     Yn = Y.copy()
     Yn[0, 0] = np.nan
-    r = make_router("knn", n_neighbors=2).fit(X, Yn, model_names=NAMES)
+    r = make_router("knn", n_neighbors=2, prior_strength=0, safety=None).fit(
+        X, Yn, model_names=NAMES
+    )
     # topic-0 query: neighbours rows 0, 1 -> cheap: only row 1 known (1.0); mid 0; dear 1
     np.testing.assert_allclose(r.predict_scores(np.array([[1.0, 0.0, 0.0]])), [[1.0, 0.0, 1.0]])
 
@@ -88,9 +90,9 @@ def test_knn_auto_picks_k_by_cross_validation_on_train_only() -> None:
     ds = make_routing_dataset(300, 3, seed=1)
     X_all = ds.metadata["embeddings"]
     r = make_router("knn").fit(X_all, ds.scores, model_names=list(ds.model_names))
-    assert r.n_neighbors_ in (5, 10, 20, 50, 100, 200)
-    assert set(r.cv_scores_) <= {"5", "10", "20", "50", "100", "200"}
-    assert r.cv_scores_[str(r.n_neighbors_)] == max(r.cv_scores_.values())
+    assert r.n_neighbors_ in (5, 10, 20, 50, 100, 200) and r.prior_strength_ in (1, 4, 16)
+    assert {key.split("/")[0] for key in r.cv_scores_} <= {"5", "10", "20", "50", "100", "200"}
+    assert r.cv_scores_[f"{r.n_neighbors_}/{r.prior_strength_:g}"] == max(r.cv_scores_.values())
 
 
 @pytest.mark.parametrize("name", ["mlp", "linear"])

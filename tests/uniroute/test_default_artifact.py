@@ -17,9 +17,10 @@ ARTIFACT = Path(polyroute.__file__).parent / "assets" / "default_router"
 def test_default_artifact_is_small_plain_files():
     names = sorted(p.name for p in ARTIFACT.iterdir())
     assert names == ["arrays.npz", "router.json", "validation.jsonl.gz"]
-    assert sum((ARTIFACT / n).stat().st_size for n in ("arrays.npz", "router.json")) < 200_000
+    # most of it is the float16 training prompts the safe rule measures support against
+    assert sum((ARTIFACT / n).stat().st_size for n in ("arrays.npz", "router.json")) < 1_500_000
     with np.load(ARTIFACT / "arrays.npz", allow_pickle=False) as npz:  # no pickled objects
-        assert "centroids_" in npz.files
+        assert {"centroids_", "support_reference_", "prior_quality_"} <= set(npz.files)
 
 
 def test_default_artifact_loads_and_onboards(tmp_path):
@@ -36,3 +37,18 @@ def test_default_artifact_loads_and_onboards(tmp_path):
     )
     assert summary["n_prompts"] == len(items) and summary["accuracy"] == 0.5
     assert router.route(X_val[:5], router.model_costs_).shape == (5,)
+
+
+def test_default_artifact_falls_back_to_the_best_overall_model_far_from_its_data():
+    from polyroute.routers import select
+
+    router = load_router(ARTIFACT)
+    assert router.safety is not None
+    X = np.random.default_rng(1).normal(size=(20, router.n_features_in_)).astype(np.float32)
+    scores, support = router.predict_scores(X, return_support=True)
+    assert (support == 0).all() and scores.shape == (20, len(router.model_names_))
+    prior = np.asarray(router.prior_quality_)
+    for lam in (0.0, 0.5, 5.0):  # at every λ: the query-blind (ZeroRouter) choice
+        want = select(prior[None, :], router.model_costs_, cost_weight=lam)[0]
+        assert (router.route(X, router.model_costs_, cost_weight=lam) == want).all()
+    assert "low support" in (router.support_reason(0.0) or "")

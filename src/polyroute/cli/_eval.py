@@ -96,13 +96,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="exit 1 when a suite's reference numbers are not reproduced (±0.01)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument(
+        "--shift",
+        action="store_true",
+        help="with --dataset: the shift suite (leave one task out) on that dataset or file",
+    )
     p.set_defaults(func=_cmd_eval, command_parser=p)
 
 
 def _suite_names() -> list[str]:
     from polyroute.evaluation import available_suites
 
-    return list(available_suites())
+    return [*available_suites(), "shift"]
 
 
 def _parse_params(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -168,6 +173,11 @@ def _suite_from_args(args: argparse.Namespace) -> Any:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from polyroute.evaluation import run_suite, to_markdown, write_report
+
+    if args.suite == "shift" or args.shift:
+        from polyroute.cli._shift import run_shift_command
+
+        return run_shift_command(args, DEFAULT_OUT)
 
     suite = _suite_from_args(args)
     result = run_suite(

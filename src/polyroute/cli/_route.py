@@ -172,6 +172,11 @@ def explain(
     }
     if costs is None and cost_weight:
         out["note"] = "no costs known (pass --costs): cost_weight has no effect"
+    support, similarity = router.predict_support(X, return_similarity=True)
+    out["support"] = round(float(support[0]), 4)
+    fallback = router.support_reason(float(support[0]), float(similarity[0]))
+    if fallback:
+        out["fallback"] = fallback
     if not isinstance(X[0], str):
         cluster = _cluster(router, X)
         if cluster is not None:
@@ -209,6 +214,8 @@ def _cmd_route(args: argparse.Namespace) -> int:
         f"λ = {args.cost_weight:g} ({info['router']}, encoder {info['encoder']})"
         + (f"; prompt cluster {info['cluster']}" if "cluster" in info else "")
     )
+    if "fallback" in info:
+        print(f"support: {info['fallback']}")
     width = max(len(r["model"]) for r in info["top"])
     print(f"  {'model':<{width}}  {'quality':>8}  {'cost':>10}  {'rel.cost':>8}  {'utility':>8}")
     for r in info["top"]:

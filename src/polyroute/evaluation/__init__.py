@@ -25,6 +25,7 @@ from polyroute.evaluation._metrics import (
     zero_router_hull,
 )
 from polyroute.evaluation._report import to_markdown, write_report
+from polyroute.evaluation._shift import ShiftResult, run_shift_suite
 from polyroute.evaluation._suites import (
     Suite,
     TestSpec,
@@ -38,6 +39,7 @@ __all__ = [
     "DeferralCurve",
     "EvaluationResult",
     "RouterResult",
+    "ShiftResult",
     "Suite",
     "TestSetResult",
     "TestSpec",
@@ -57,6 +59,7 @@ __all__ = [
     "pareto_frontier",
     "pgr_curve",
     "qnc",
+    "run_shift_suite",
     "run_suite",
     "shared_rows",
     "single_model_points",

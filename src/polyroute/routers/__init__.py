@@ -14,7 +14,8 @@ from polyroute.routers._mlp import LinearRouter, MLPRouter
 from polyroute.routers._registry import available_routers, load_router, make_router, router_class
 from polyroute.routers._routerdc import ContrastiveRouter
 from polyroute.routers._select import rank, relative_costs, select, utility
-from polyroute.routers._uniroute import ClusterRouter, LearnedMapRouter
+from polyroute.routers._uniroute import ClusterRouter
+from polyroute.routers._uniroute_learnedmap import LearnedMapRouter
 
 __all__ = [
     "BaseRouter",

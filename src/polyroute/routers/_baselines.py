@@ -31,7 +31,7 @@ def _column_means(Y: Array) -> Array:
     known = ~np.isnan(Y)
     counts = known.sum(axis=0)
     sums = np.where(known, Y, 0.0).sum(axis=0)
-    return np.divide(sums, counts, out=np.zeros(Y.shape[1]), where=counts > 0)
+    return np.asarray(np.divide(sums, counts, out=np.zeros(Y.shape[1]), where=counts > 0))
 
 
 class _ConstantRouter(BaseRouter):
@@ -45,7 +45,7 @@ class _ConstantRouter(BaseRouter):
         self.n_features_in_ = int(X.shape[1])
         return Y
 
-    def predict_scores(self, X: Array) -> Array:
+    def _predict_quality(self, X: Array) -> Array:
         X = self._check_X(X)
         return np.tile(np.asarray(self.scores_, dtype=np.float64), (X.shape[0], 1))
 
@@ -156,7 +156,7 @@ class RandomRouter(BaseRouter):
         )
         return self
 
-    def predict_scores(self, X: Array) -> Array:
+    def _predict_quality(self, X: Array) -> Array:
         X = self._check_X(X)
         cols = [
             np.random.default_rng([self.seed_, zlib.crc32(name.encode("utf-8"))]).random(len(X))
@@ -181,7 +181,7 @@ class _LabelRouter(BaseRouter):
         self.n_features_in_ = int(X.shape[1])
         return self
 
-    def predict_scores(self, X: Array) -> Array:
+    def _predict_quality(self, X: Array) -> Array:
         self._check_X(X)
         raise RoutingError(
             f"{type(self).__name__} reads the test labels: call "

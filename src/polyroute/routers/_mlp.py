@@ -21,6 +21,7 @@ from scipy.optimize import minimize
 
 from polyroute.exceptions import DataError
 from polyroute.routers._base import BaseRouter
+from polyroute.routers._support import DEFAULT_SAFETY
 
 Array = np.ndarray
 
@@ -58,6 +59,9 @@ class MLPRouter(BaseRouter):
     patience : int, default 10
         Epochs without validation improvement before stopping.
     validation_fraction : float, default 0.1
+    safety : float or None, default 0.9
+        The safe rule (:meth:`BaseRouter.predict_scores`): share of prompts of unseen tasks that
+        fall back fully to each model's mean training quality; None = off.
     random_state : int or None, default 0
 
     Attributes
@@ -85,6 +89,7 @@ class MLPRouter(BaseRouter):
         max_epochs: int = 200,
         patience: int = 10,
         validation_fraction: float = 0.1,
+        safety: float | None = DEFAULT_SAFETY,
         random_state: int | None = 0,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -94,6 +99,7 @@ class MLPRouter(BaseRouter):
         self.max_epochs = max_epochs
         self.patience = patience
         self.validation_fraction = validation_fraction
+        self.safety = safety
         self.random_state = random_state
 
     def fit(
@@ -119,9 +125,10 @@ class MLPRouter(BaseRouter):
         params[-2] = params[-2][:, inverse]  # output layer back to the caller's model order
         params[-1] = params[-1][inverse]
         self._set_params_arrays(params)
+        self._fit_support(X, Y, tasks)
         return self
 
-    def predict_scores(self, X: Array) -> Array:
+    def _predict_quality(self, X: Array) -> Array:
         X = self._check_X(X).astype(np.float64)
         return _sigmoid(_forward(self._params(), X)[-1])
 
@@ -244,6 +251,9 @@ class LinearRouter(BaseRouter):
         ``alpha/(2n)·||w||²``, like scikit-learn with ``C = 1/alpha``).
     loss : {"logistic", "ridge"}, default "logistic"
     max_iter : int, default 500
+    safety : float or None, default 0.9
+        The safe rule (:meth:`BaseRouter.predict_scores`): share of prompts of unseen tasks that
+        fall back fully to each model's mean training quality; None = off.
     """
 
     _constraints: ClassVar[dict[str, tuple[type, float | None, float | None]]] = {
@@ -251,10 +261,18 @@ class LinearRouter(BaseRouter):
         "max_iter": (int, 1, None),
     }
 
-    def __init__(self, *, alpha: float = 1.0, loss: str = "logistic", max_iter: int = 500) -> None:
+    def __init__(
+        self,
+        *,
+        alpha: float = 1.0,
+        loss: str = "logistic",
+        max_iter: int = 500,
+        safety: float | None = DEFAULT_SAFETY,
+    ) -> None:
         self.alpha = alpha
         self.loss = loss
         self.max_iter = max_iter
+        self.safety = safety
 
     def fit(
         self, X: Array, Y: Array, *, model_names: Sequence[str], tasks: Sequence[str] | None = None
@@ -273,9 +291,10 @@ class LinearRouter(BaseRouter):
             fit_one = self._fit_logistic if self.loss == "logistic" else self._fit_ridge
             coef[:, j], intercept[j] = fit_one(X[rows], Y[rows, j])
         self.coef_, self.intercept_ = coef, intercept
+        self._fit_support(X, Y, tasks)
         return self
 
-    def predict_scores(self, X: Array) -> Array:
+    def _predict_quality(self, X: Array) -> Array:
         z = self._check_X(X).astype(np.float64) @ self.coef_ + self.intercept_
         return _sigmoid(z) if self.loss == "logistic" else np.clip(z, 0.0, 1.0)
 

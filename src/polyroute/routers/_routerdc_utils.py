@@ -18,17 +18,17 @@ Array = np.ndarray
 
 def normalize(a: Array) -> Array:
     norm = np.linalg.norm(a, axis=-1, keepdims=True)
-    return a / np.maximum(norm, 1e-12)
+    return np.asarray(a / np.maximum(norm, 1e-12))
 
 
 def gelu(a: Array) -> Array:
-    return 0.5 * a * (1.0 + special.erf(a / math.sqrt(2.0)))
+    return np.asarray(0.5 * a * (1.0 + special.erf(a / math.sqrt(2.0))))
 
 
 def softmax(a: Array, axis: int = -1) -> Array:
     z = a - a.max(axis=axis, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
+    return np.asarray(e / e.sum(axis=axis, keepdims=True))
 
 
 def llm_pair_masks(
@@ -125,7 +125,7 @@ def kmeans_clusters(X: Array, n_clusters: int, seed: int) -> Array:
     from sklearn.cluster import KMeans
 
     k = min(n_clusters, len(X))
-    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(normalize(X))
+    return np.asarray(KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(normalize(X)))
 
 
 class BatchSampler:
@@ -164,7 +164,7 @@ def soft_profiles(assign: Array, Y: Array, strength: float = 10.0) -> Array:
     overall = (y * mask).sum(0) / np.maximum(mask.sum(0), 1)
     num = assign.T @ (y * mask)
     den = assign.T @ mask.astype(np.float64)
-    return (num + strength * overall) / (den + strength)
+    return np.asarray((num + strength * overall) / (den + strength))
 
 
 class progress_bar:

@@ -20,7 +20,7 @@ def l2_normalise(X: Array) -> Array:
     """Rows scaled to unit L2 norm (zero rows stay zero)."""
     X = np.asarray(X, dtype=np.float32)
     norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.maximum(norms, 1e-12)
+    return np.asarray(X / np.maximum(norms, 1e-12))
 
 
 def soft_assign(X: Array, centroids: Array, temperature: float | None) -> Array:
@@ -31,11 +31,11 @@ def soft_assign(X: Array, centroids: Array, temperature: float | None) -> Array:
     if temperature is None:
         R = np.zeros_like(d2)
         R[np.arange(len(d2)), d2.argmin(1)] = 1.0
-        return R
+        return np.asarray(R)
     Z = -d2 / temperature
     Z -= Z.max(1, keepdims=True)
     np.exp(Z, out=Z)
-    return Z / Z.sum(1, keepdims=True)
+    return np.asarray(Z / Z.sum(1, keepdims=True))
 
 
 def profile_counts(R: Array, Y: Array) -> tuple[Array, Array]:
@@ -48,7 +48,7 @@ def profile_counts(R: Array, Y: Array) -> tuple[Array, Array]:
 
 def overall_error(errors: Array, counts: Array) -> Array:
     """Each model's overall error rate (lightly smoothed towards 0.5), shape (M,)."""
-    return (errors.sum(1) + 1.0) / (counts.sum(1) + 2.0)
+    return np.asarray((errors.sum(1) + 1.0) / (counts.sum(1) + 2.0))
 
 
 def cluster_offsets(errors: Array, counts: Array) -> Array:
@@ -57,7 +57,7 @@ def cluster_offsets(errors: Array, counts: Array) -> Array:
     mu = overall_error(errors, counts)[:, None]
     w = counts / np.maximum(counts + 10.0, _EPS)  # trust well-populated cells more
     diff = logit(np.clip(p, 0.01, 0.99)) - logit(mu)
-    return (w * diff).sum(0) / np.maximum(w.sum(0), _EPS)
+    return np.asarray((w * diff).sum(0) / np.maximum(w.sum(0), _EPS))
 
 
 def prior_error(errors: Array, counts: Array, offsets: Array | None) -> Array:
@@ -135,7 +135,7 @@ def softmax_map(X: Array, W: Array) -> Array:
     Z = X @ W[:-1] + W[-1]
     Z = Z - Z.max(1, keepdims=True)
     E = np.exp(Z)
-    return E / E.sum(1, keepdims=True)
+    return np.asarray(E / E.sum(1, keepdims=True))
 
 
 def train_map(
@@ -207,4 +207,4 @@ def train_map(
 
 
 def _centre(A: Array) -> Array:
-    return A - A.mean(1, keepdims=True)
+    return np.asarray(A - A.mean(1, keepdims=True))
