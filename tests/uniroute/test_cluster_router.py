@@ -34,10 +34,14 @@ def test_new_model_profile_recovers_per_cluster_accuracy(clustered):
 
 def test_routes_each_group_to_its_specialist(clustered):
     data = clustered
-    router = _fit(data, n_clusters=6)
+    # UniRoute as published: the safe rule (default safety=0.9) deliberately shrinks the ~10% of
+    # in-task prompts least like their training neighbours towards the overall prior
+    router = _fit(data, n_clusters=6, safety=None)
     chosen = router.route(data["X"][2000:], np.ones(4), cost_weight=0.0)
     best = data["acc"][:4, data["group"][2000:]].argmax(0)
     assert (chosen == best).mean() > 0.95
+    safe = _fit(data, n_clusters=6).route(data["X"][2000:], np.ones(4), cost_weight=0.0)
+    assert (safe == best).mean() > 0.85
 
 
 def test_update_profile_equals_profiling_all_at_once(clustered):

@@ -101,6 +101,8 @@ def learned(
     cluster: int | None,
     rule: str | None,
     language: str | None,
+    support: float | None = None,
+    support_note: str | None = None,
 ) -> RouteDecision:
     """The first of :func:`~polyroute.routers.rank` over ``cset``; fallbacks in rank order.
 
@@ -129,6 +131,8 @@ def learned(
     )
     if rule:
         reason = f"rule {rule!r} narrowed candidates; " + reason
+    if support_note:
+        reason = f"{reason}; {support_note}"
     return RouteDecision(
         model=chosen,
         profile=profile.name,
@@ -140,6 +144,7 @@ def learned(
         cluster=cluster,
         rule=rule,
         language=language,
+        support=support,
         view=view,
     )
 

@@ -285,7 +285,8 @@ class RoutingEngine:
         router = step.view.routers[step.profile.name]
         if self._router_overlay is not None:  # online profiles from feedback
             router = self._router_overlay(step.profile.name, router)
-        return self._choose(step, X, router.predict_scores(X)[0], explain, router)
+        scores, support = router.predict_scores(X, return_support=True)
+        return self._choose(step, X, scores[0], explain, router, float(support[0]))
 
     def _choose(
         self,
@@ -294,6 +295,7 @@ class RoutingEngine:
         scores: np.ndarray,
         explain: bool,
         router: BaseRouter | None = None,
+        support: float | None = None,
     ) -> RouteDecision:
         """The decision step after ``predict_scores`` (``bench/bench_scaling.py`` times it)."""
         if router is None:
@@ -308,6 +310,8 @@ class RoutingEngine:
             cluster=_cluster(router, X) if explain else None,
             rule=step.rule,
             language=step.language,
+            support=support,
+            support_note=_support_note(router, X, support),
         )
         return dataclasses.replace(decision, embedding=X[0])
 
@@ -349,6 +353,14 @@ class RoutingEngine:
 
 def _no_candidates(profile: RoutingProfile) -> NoEligibleModelError:
     return NoEligibleModelError(f"profile {profile.name!r} has no candidate model in the pool")
+
+
+def _support_note(router: BaseRouter, X: np.ndarray, support: float | None) -> str | None:
+    """Why the prediction leaned on the prior; only low-support prompts pay for the similarity."""
+    if support is None or support >= 1.0:
+        return None
+    _, similarity = router.predict_support(X, return_similarity=True)
+    return router.support_reason(support, float(similarity[0]))
 
 
 def _cluster(router: BaseRouter, X: np.ndarray) -> int | None:

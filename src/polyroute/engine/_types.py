@@ -118,6 +118,9 @@ class RouteDecision:
     cluster: int | None = None
     rule: str | None = None
     language: str | None = None
+    #: How well the router's training data covers the prompt, in [0, 1] (learned decisions of
+    #: routers with the safe rule; see ``BaseRouter.predict_support``), else None.
+    support: float | None = None
     view: PoolView | None = field(default=None, repr=False, compare=False)
     #: The prompt's embedding (learned decisions; the decision log keeps it).
     embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -140,4 +143,5 @@ class RouteDecision:
             "cluster": self.cluster,
             "rule": self.rule,
             "language": self.language,
+            "support": self.support,
         }

@@ -42,12 +42,17 @@ def unit_rows(X: Array) -> Array:
     return np.asarray(X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12))
 
 
-def top_k_similarity(Q: Array, ref: Array, k: int, *, exclude: Array | None = None) -> Array:
+def top_k_similarity(
+    Q: Array, ref: Array, k: int, *, exclude: Array | None = None, ref_is_unit: bool = False
+) -> Array:
     """Mean cosine similarity of each row of ``Q`` to its ``k`` most similar rows of ``ref``.
 
     ``exclude[i]`` (an index into ``ref``, or −1) is left out for query ``i`` (itself).
+    ``ref_is_unit`` says ``ref`` already holds float32 unit rows (the request path keeps it so).
     """
-    Q, ref = unit_rows(Q), unit_rows(ref)
+    Q = unit_rows(Q)
+    if not ref_is_unit:
+        ref = unit_rows(ref)
     k = max(1, min(int(k), len(ref) - (0 if exclude is None else 1)))
     out = np.empty(len(Q), dtype=np.float64)
     for start in range(0, len(Q), _BLOCK):

@@ -157,7 +157,7 @@ class _ProfileRouter(BaseRouter):
         self.counts_ = np.vstack([self.counts_, cnt])
         self.model_costs_ = np.concatenate([self.model_costs_, cost])
         self.model_names_ = [*self.model_names_, *names]
-        self._extend_prior(np.asarray(Y_val, dtype=np.float64).reshape(len(Y_val), -1))
+        self._extend_prior(np.asarray(Y_val, dtype=np.float64).reshape(len(Y_val), len(names)))
         return self
 
     def update_profile(self, model: str, X: Array, y: Array) -> Self:
