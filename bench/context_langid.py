@@ -111,16 +111,18 @@ def main() -> None:
     for name, (fn, load_s, rss) in cands.items():
         pred = [fn(t) for t in texts]
         per_lang = {
-            g: float(np.mean([p == g for p, q in zip(pred, gold) if q == g]))
+            g: float(np.mean([p == g for p, q in zip(pred, gold, strict=False) if q == g]))
             for g in sorted(set(gold))
         }
         result["candidates"][name] = {
-            "accuracy": round(float(np.mean([p == g for p, g in zip(pred, gold)])), 4),
+            "accuracy": round(
+                float(np.mean([p == g for p, g in zip(pred, gold, strict=False)])), 4
+            ),
             "p50_us": round(float(np.percentile(times[name], 50)) * 1e6, 1),
             "p99_us": round(float(np.percentile(times[name], 99)) * 1e6, 1),
             "load_s": round(load_s, 2),
             "rss_growth_mib": round(rss, 1),
-            "errors": [f"{g}->{p}" for p, g in zip(pred, gold) if p != g],
+            "errors": [f"{g}->{p}" for p, g in zip(pred, gold, strict=False) if p != g],
             "accuracy_by_language": per_lang,
         }
         c = result["candidates"][name]

@@ -55,7 +55,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--encoder", default="minilm-static")
     ap.add_argument("--draws", type=int, default=5)
-    ap.add_argument("--out", default=None, help="default docs/results/contextual_topics_<encoder>.json")
+    ap.add_argument(
+        "--out", default=None, help="default docs/results/contextual_topics_<encoder>.json"
+    )
     args = ap.parse_args()
     ds = load_dataset("mmlu-pro")
     names = sorted(DESCRIPTIONS)
@@ -84,8 +86,8 @@ def main() -> None:
     result = {
         "command": f"python bench/context_topics.py --encoder {args.encoder}",
         "encoder": args.encoder,
-        "n_train": int(len(train)),
-        "n_test": int(len(test)),
+        "n_train": len(train),
+        "n_test": len(test),
         "macro_accuracy_zero_shot": round(acc0, 4),
         "macro_accuracy_5_shot_mean": round(float(np.mean(few)), 4),
         "macro_accuracy_5_shot_draws": [round(a, 4) for a in few],

@@ -135,8 +135,13 @@ class ModelSettings(_Frozen):
 class RuleMatch(_Frozen):
     """Conditions of a contextual rule; all given conditions must hold."""
 
-    #: ISO-like script/language codes from the script heuristic: en, zh, ja, ko, ru, ar, hi, el, he, th
+    #: ISO 639-1 codes (en, fr, de, zh...) of the prompt's language (``polyroute.context``).
     language: tuple[str, ...] | None = None
+    #: Name of one of the profile's ``topics``: the prompt's nearest topic, above its threshold.
+    topic: str | None = None
+    #: Bounds on the learned difficulty (predicted share of models failing the prompt, 0-1).
+    min_difficulty: float | None = Field(None, ge=0.0, le=1.0)
+    max_difficulty: float | None = Field(None, ge=0.0, le=1.0)
     #: Regular expression searched (case-insensitive) in the prompt text.
     pattern: str | None = None
     min_chars: int | None = Field(None, ge=0)
@@ -158,6 +163,16 @@ class RuleMatch(_Frozen):
                     f"expected a valid regular expression, found {self.pattern!r}: {exc}"
                 ) from exc
         return self
+
+
+class TopicSpec(_Frozen):
+    """A topic described in plain words (and optionally a few example prompts)."""
+
+    name: str = Field(pattern=_NAME)
+    description: str = Field(min_length=1)
+    examples: tuple[str, ...] = ()
+    #: Least cosine similarity (after centring on the profile's topics) for a prompt to match.
+    threshold: float = Field(0.2, ge=-1.0, le=1.0)
 
 
 class ContextRule(_Frozen):
@@ -200,6 +215,8 @@ class RoutingProfile(_Frozen):
     fallbacks: tuple[str, ...] | None = None
     max_models: int = Field(3, ge=1)
     rules: tuple[ContextRule, ...] = ()
+    #: Topics that rules name with ``when: {topic: NAME}`` (matched on the prompt embedding).
+    topics: tuple[TopicSpec, ...] = ()
 
     @model_validator(mode="after")
     def _check_range(self) -> RoutingProfile:
@@ -209,6 +226,17 @@ class RoutingProfile(_Frozen):
                 f"expected cost_weight within cost_weight_range [{low}, {high}], "
                 f"found {self.cost_weight}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_topics(self) -> RoutingProfile:
+        names = [t.name for t in self.topics]
+        for rule in self.rules:
+            if rule.when.topic is not None and rule.when.topic not in names:
+                raise ValueError(
+                    f"rule {rule.name!r}: expected a topic of this profile {names}, "
+                    f"found {rule.when.topic!r}"
+                )
         return self
 
 

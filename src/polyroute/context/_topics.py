@@ -75,11 +75,11 @@ class TopicIndex:
 
     @staticmethod
     def _topic_vector(topic: Topic, encoder: Any) -> Array:
-        desc = _unit(np.asarray(encoder.encode([topic.description]), dtype=np.float32))[0]
+        desc: Array = _unit(np.asarray(encoder.encode([topic.description]), dtype=np.float32))[0]
         if not topic.examples:
             return desc
         ex = _unit(np.asarray(encoder.encode(list(topic.examples)), dtype=np.float32))
-        return desc + _unit(ex.mean(axis=0))
+        return np.asarray(desc + _unit(ex.mean(axis=0)))
 
     def scores(self, X: Array) -> Array:
         """Cosine similarity of each embedding (rows of ``X``) to each topic, shape (n, n_topics)."""

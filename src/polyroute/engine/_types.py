@@ -118,6 +118,8 @@ class RouteDecision:
     cluster: int | None = None
     rule: str | None = None
     language: str | None = None
+    #: Learned difficulty of the prompt (predicted share of models failing it), when known.
+    difficulty: float | None = None
     view: PoolView | None = field(default=None, repr=False, compare=False)
     #: The prompt's embedding (learned decisions; the decision log keeps it).
     embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -140,4 +142,5 @@ class RouteDecision:
             "cluster": self.cluster,
             "rule": self.rule,
             "language": self.language,
+            "difficulty": None if self.difficulty is None else round(self.difficulty, 4),
         }
