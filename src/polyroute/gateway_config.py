@@ -63,6 +63,9 @@ class ServerSettings(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)
+    #: Half-life of the per-model latency estimate that ``latency_weight`` reads: an estimate
+    #: not refreshed for this long counts half, so a model that was slow is tried again.
+    latency_half_life_s: float = Field(30.0, gt=0)
     access_log: bool = True
     #: SQLite file of the live pool; ``None`` = ``<cache dir>/gateway/pool.sqlite3``.
     pool_path: str | None = None
@@ -191,6 +194,15 @@ class ContextRule(_Frozen):
         return self
 
 
+#: Priorities of model-aware routing -> (cost_weight λ, latency_weight μ) they set.
+PRIORITIES: dict[str, tuple[float, float]] = {
+    "accuracy": (0.0, 0.0),  # best predicted quality, whatever it costs or takes
+    "balanced": (0.1, 0.1),  # give up to 0.1 of quality for the cheapest, 0.1 for the fastest
+    "speed": (0.05, 0.5),  # up to 0.5 of quality for the fastest model
+    "cost": (0.5, 0.0),  # up to 0.5 of quality for the cheapest model
+}
+
+
 class RoutingProfile(_Frozen):
     """A named routing mode clients select with ``model="<name>"``."""
 
@@ -207,8 +219,12 @@ class RoutingProfile(_Frozen):
     encoder_params: dict[str, Any] = Field(default_factory=dict)
     #: Prompt embeddings kept in an LRU cache (0 = off): repeated prompts skip the encoder.
     embedding_cache: int = Field(4096, ge=0)
+    #: Named preset for (cost_weight, latency_weight): see ``PRIORITIES``; explicit values win.
+    priority: Literal["accuracy", "balanced", "speed", "cost"] | None = None
     cost_weight: float = 0.1
     cost_weight_range: tuple[float, float] = (0.0, 1.0)
+    #: μ: quality given up per unit of relative latency (live per-model EWMA; 0 = ignore speed).
+    latency_weight: float = Field(0.0, ge=0.0)
     #: Models the profile may choose (default: every pool model the router knows).
     candidates: tuple[str, ...] | None = None
     #: Explicit fallback order; default: remaining candidates by routing utility.
@@ -217,6 +233,14 @@ class RoutingProfile(_Frozen):
     rules: tuple[ContextRule, ...] = ()
     #: Topics that rules name with ``when: {topic: NAME}`` (matched on the prompt embedding).
     topics: tuple[TopicSpec, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_priority(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("priority") in PRIORITIES:
+            lam, mu = PRIORITIES[data["priority"]]
+            data = {"cost_weight": lam, "latency_weight": mu, **data}
+        return data
 
     @model_validator(mode="after")
     def _check_range(self) -> RoutingProfile:

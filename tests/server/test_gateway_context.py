@@ -71,7 +71,7 @@ def test_french_prompt_matches_a_language_fr_rule(gateway: ServerThread) -> None
         "cheap",
         "rule 'french' matched",
     )
-    model, reason = ask(gateway, MATH[0]["content"])
+    _model, reason = ask(gateway, MATH[0]["content"])
     assert "french" not in reason
 
 

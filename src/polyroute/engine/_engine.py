@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from polyroute.engine import _decide
 from polyroute.engine._delivery import Completion, Deliverer, EngineObserver, StreamHandle
 from polyroute.engine._embedding import Embedder
+from polyroute.engine._latency import relative_latency
 from polyroute.engine._rules import Signals, first_match, make_context
 from polyroute.engine._types import RouteDecision, RouteRequest
 from polyroute.engine._upstream import Upstream
@@ -127,6 +128,7 @@ class RoutingEngine:
             secret_lookup=secret_lookup,
             observer=observer,
         )
+        self.deliverer.latency.decay_half_life_s = settings.server.latency_half_life_s
         self.embedder = Embedder(
             encoders,
             max_pending=settings.server.max_pending_embeddings,
@@ -355,6 +357,11 @@ class RoutingEngine:
         """The decision step after ``predict_scores`` (``bench/bench_scaling.py`` times it)."""
         if router is None:
             router = step.view.routers[step.profile.name]
+        mu = step.profile.latency_weight
+        latency_term = None
+        if mu > 0:
+            lat = self.deliverer.latency.estimates(step.candidates.models)
+            latency_term = mu * relative_latency(lat)
         decision = _decide.learned(
             step.profile,
             step.candidates,
@@ -365,6 +372,7 @@ class RoutingEngine:
             cluster=_cluster(router, X) if explain else None,
             rule=step.rule,
             language=step.language,
+            latency_term=latency_term,
         )
         return dataclasses.replace(decision, embedding=X[0])
 
