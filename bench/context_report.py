@@ -93,6 +93,33 @@ def main() -> None:
         for name, r in gw["rows"].items():
             out.append(f"| {name} | {r['added_p50_ms']:.3f} | {r['added_p99_ms']:.3f} |")
         out += [""]
+    out += ["## Against the issue's goals", ""]
+    for e, t in topics.items():
+        if t:
+            z, f = t["macro_accuracy_zero_shot"], t["macro_accuracy_5_shot_mean"]
+            out.append(
+                f"* topics, {e}: zero-shot {z:.3f} (goal ≥ 0.60: {'met' if z >= 0.6 else 'NOT met'}), "
+                f"5-shot {f:.3f} (goal ≥ 0.75: {'met' if f >= 0.75 else 'NOT met'})"
+            )
+    if diff:
+        rows = diff["datasets"]
+        low = [n for n, r in rows.items() if r["spearman_difficulty"] < 0.35]
+        below_len = [
+            n for n, r in rows.items() if r["spearman_difficulty"] <= abs(r["spearman_length"])
+        ]
+        out.append(
+            f"* difficulty: ρ ≥ 0.35 on {len(rows) - len(low)}/{len(rows)} datasets (below: "
+            f"{', '.join(low) or 'none'}); above |ρ of length| on {len(rows) - len(below_len)}/"
+            f"{len(rows)} (not: {', '.join(below_len) or 'none'}); routellm-mtbench has only 12 "
+            "held-out prompts"
+        )
+    if gw:
+        out.append(
+            f"* request path: `auto-context` − `auto` added p50 = "
+            f"{gw['auto_context_minus_auto_p50_ms']:+.3f} ms (goal ≤ 1.0 ms), one run on a "
+            f"machine with load average {gw['loadavg_at_start']}"
+        )
+    out.append("")
     (RES / "contextual.md").write_text("\n".join(out), encoding="utf-8")
     summary = {"langid": lang, "topics": topics, "difficulty": diff, "gateway": gw}
     (RES / "contextual.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
