@@ -22,6 +22,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from polyroute._profile_context import PRIORITIES as PRIORITIES  # re-exported
+from polyroute._profile_context import TopicSpec, apply_priority, check_topic_rules
 from polyroute.exceptions import ConfigError
 from polyroute.traffic._settings import TrafficSettings
 
@@ -168,16 +170,6 @@ class RuleMatch(_Frozen):
         return self
 
 
-class TopicSpec(_Frozen):
-    """A topic described in plain words (and optionally a few example prompts)."""
-
-    name: str = Field(pattern=_NAME)
-    description: str = Field(min_length=1)
-    examples: tuple[str, ...] = ()
-    #: Least cosine similarity (after centring on the profile's topics) for a prompt to match.
-    threshold: float = Field(0.2, ge=-1.0, le=1.0)
-
-
 class ContextRule(_Frozen):
     """If ``when`` matches, send to ``model`` or restrict the learned router to ``candidates``."""
 
@@ -192,15 +184,6 @@ class ContextRule(_Frozen):
         if (self.model is None) == (self.candidates is None):
             raise ValueError("expected exactly one of 'model' or 'candidates'")
         return self
-
-
-#: Priorities of model-aware routing -> (cost_weight λ, latency_weight μ) they set.
-PRIORITIES: dict[str, tuple[float, float]] = {
-    "accuracy": (0.0, 0.0),  # best predicted quality, whatever it costs or takes
-    "balanced": (0.1, 0.1),  # give up to 0.1 of quality for the cheapest, 0.1 for the fastest
-    "speed": (0.05, 0.5),  # up to 0.5 of quality for the fastest model
-    "cost": (0.5, 0.0),  # up to 0.5 of quality for the cheapest model
-}
 
 
 class RoutingProfile(_Frozen):
@@ -237,10 +220,7 @@ class RoutingProfile(_Frozen):
     @model_validator(mode="before")
     @classmethod
     def _apply_priority(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("priority") in PRIORITIES:
-            lam, mu = PRIORITIES[data["priority"]]
-            data = {"cost_weight": lam, "latency_weight": mu, **data}
-        return data
+        return apply_priority(data)
 
     @model_validator(mode="after")
     def _check_range(self) -> RoutingProfile:
@@ -254,13 +234,7 @@ class RoutingProfile(_Frozen):
 
     @model_validator(mode="after")
     def _check_topics(self) -> RoutingProfile:
-        names = [t.name for t in self.topics]
-        for rule in self.rules:
-            if rule.when.topic is not None and rule.when.topic not in names:
-                raise ValueError(
-                    f"rule {rule.name!r}: expected a topic of this profile {names}, "
-                    f"found {rule.when.topic!r}"
-                )
+        check_topic_rules(self.topics, self.rules)
         return self
 
 
