@@ -102,6 +102,38 @@ def _gateway(
         if profile["strategy"] == "learned":  # every request pays for its embedding
             profile["embedding_cache"] = 0
             profile["router"] = router or profile["router"]
+    auto = next(p for p in data["profiles"] if p["name"] == "auto")
+    data["profiles"] = [  # + `auto` with every contextual signal computed (no rule matches)
+        *data["profiles"],
+        {
+            **auto,
+            "name": "auto-context",
+            "latency_weight": 0.1,
+            "topics": [
+                {
+                    "name": "cooking",
+                    "description": "Cooking: recipes, baking, ingredients.",
+                    "threshold": 0.99,
+                },
+                {
+                    "name": "law",
+                    "description": "Law: contracts, courts, legal rights.",
+                    "threshold": 0.99,
+                },
+                {
+                    "name": "sports",
+                    "description": "Sports: football, tennis, athletes, games.",
+                    "threshold": 0.99,
+                },
+            ],
+            "rules": [
+                {"name": "lang", "when": {"language": ["xx"]}, "model": CONCRETE},
+                {"name": "topic", "when": {"topic": "cooking"}, "model": CONCRETE},
+                {"name": "hard", "when": {"min_difficulty": 1.0}, "model": CONCRETE},
+                *auto.get("rules", []),
+            ],
+        },
+    ]
     if fast_router:  # the same UniRoute method on hashing features: no neural encoder
         data["profiles"] = [
             *data["profiles"],
@@ -387,6 +419,9 @@ def run(args: argparse.Namespace, src: str | None = None) -> dict[str, Any]:
         fast = [_body("auto-fast", p) for p in prompts]
         before = _embedding_mean_ms(gw_port)
         res: dict[str, Any] = {"latency_auto": _latency(gw_port, up_port, auto, args.rounds)}
+        ctx = [_body("auto-context", p) for p in prompts]
+        _latency(gw_port, up_port, ctx[:50], 1)
+        res["latency_auto_context"] = _latency(gw_port, up_port, ctx, args.rounds)
         after = _embedding_mean_ms(gw_port)
         n = after["count"] - before["count"]
         res["embedding_in_gateway_mean_ms"] = round(
@@ -470,6 +505,11 @@ def _markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
             "`auto` (shipped router: `minilm-static` embedding + UniRoute decision)",
             la,
             "p50 ≤ 8 ms",
+        ),
+        _row(
+            "`auto-context` (`auto` + language, topic and difficulty rules evaluated, μ = 0.1)",
+            res["latency_auto_context"],
+            "≤ `auto` + 1 ms",
         ),
         _row(
             "`auto-fast` (hashing features + UniRoute, no neural encoder)",

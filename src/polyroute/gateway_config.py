@@ -22,6 +22,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from polyroute._profile_context import PRIORITIES as PRIORITIES  # re-exported
+from polyroute._profile_context import TopicSpec, apply_priority, check_topic_rules
 from polyroute.exceptions import ConfigError
 from polyroute.traffic._settings import TrafficSettings
 
@@ -63,6 +65,9 @@ class ServerSettings(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)
+    #: Half-life of the per-model latency estimate that ``latency_weight`` reads: an estimate
+    #: not refreshed for this long counts half, so a model that was slow is tried again.
+    latency_half_life_s: float = Field(30.0, gt=0)
     access_log: bool = True
     #: SQLite file of the live pool; ``None`` = ``<cache dir>/gateway/pool.sqlite3``.
     pool_path: str | None = None
@@ -135,8 +140,13 @@ class ModelSettings(_Frozen):
 class RuleMatch(_Frozen):
     """Conditions of a contextual rule; all given conditions must hold."""
 
-    #: ISO-like script/language codes from the script heuristic: en, zh, ja, ko, ru, ar, hi, el, he, th
+    #: ISO 639-1 codes (en, fr, de, zh...) of the prompt's language (``polyroute.context``).
     language: tuple[str, ...] | None = None
+    #: Name of one of the profile's ``topics``: the prompt's nearest topic, above its threshold.
+    topic: str | None = None
+    #: Bounds on the learned difficulty (predicted share of models failing the prompt, 0-1).
+    min_difficulty: float | None = Field(None, ge=0.0, le=1.0)
+    max_difficulty: float | None = Field(None, ge=0.0, le=1.0)
     #: Regular expression searched (case-insensitive) in the prompt text.
     pattern: str | None = None
     min_chars: int | None = Field(None, ge=0)
@@ -192,14 +202,25 @@ class RoutingProfile(_Frozen):
     encoder_params: dict[str, Any] = Field(default_factory=dict)
     #: Prompt embeddings kept in an LRU cache (0 = off): repeated prompts skip the encoder.
     embedding_cache: int = Field(4096, ge=0)
+    #: Named preset for (cost_weight, latency_weight): see ``PRIORITIES``; explicit values win.
+    priority: Literal["accuracy", "balanced", "speed", "cost"] | None = None
     cost_weight: float = 0.1
     cost_weight_range: tuple[float, float] = (0.0, 1.0)
+    #: μ: quality given up per unit of relative latency (live per-model EWMA; 0 = ignore speed).
+    latency_weight: float = Field(0.0, ge=0.0)
     #: Models the profile may choose (default: every pool model the router knows).
     candidates: tuple[str, ...] | None = None
     #: Explicit fallback order; default: remaining candidates by routing utility.
     fallbacks: tuple[str, ...] | None = None
     max_models: int = Field(3, ge=1)
     rules: tuple[ContextRule, ...] = ()
+    #: Topics that rules name with ``when: {topic: NAME}`` (matched on the prompt embedding).
+    topics: tuple[TopicSpec, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_priority(cls, data: Any) -> Any:
+        return apply_priority(data)
 
     @model_validator(mode="after")
     def _check_range(self) -> RoutingProfile:
@@ -209,6 +230,11 @@ class RoutingProfile(_Frozen):
                 f"expected cost_weight within cost_weight_range [{low}, {high}], "
                 f"found {self.cost_weight}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_topics(self) -> RoutingProfile:
+        check_topic_rules(self.topics, self.rules)
         return self
 
 

@@ -93,10 +93,12 @@ def test_pool_changes_are_seen_by_the_next_decision(make_engine) -> None:
         ("서울은 한국의 수도입니다", "ko"),
         ("Где находится Москва?", "ru"),
         ("ما هي عاصمة فرنسا؟", "ar"),
-        ("", "en"),
+        ("Où se trouve la tour Eiffel ?", "fr"),
+        ("Wo liegt der Bodensee?", "de"),
+        ("", "und"),
     ],
 )
-def test_language_is_the_dominant_script(text: str, lang: str) -> None:
+def test_language_is_identified_as_an_iso_code(text: str, lang: str) -> None:
     assert detect_language(text) == lang
 
 

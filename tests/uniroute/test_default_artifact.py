@@ -16,9 +16,16 @@ ARTIFACT = Path(polyroute.__file__).parent / "assets" / "default_router"
 
 def test_default_artifact_is_small_plain_files():
     names = sorted(p.name for p in ARTIFACT.iterdir())
-    assert names == ["arrays.npz", "router.json", "validation.jsonl.gz"]
-    # most of it is the float16 training prompts the safe rule measures support against
-    assert sum((ARTIFACT / n).stat().st_size for n in ("arrays.npz", "router.json")) < 1_500_000
+    assert names == [
+        "arrays.npz",
+        "difficulty.json",  # the learned-difficulty model (polyroute.context), plain arrays
+        "difficulty.npz",
+        "router.json",
+        "validation.jsonl.gz",
+    ]
+    with np.load(ARTIFACT / "difficulty.npz", allow_pickle=False) as npz:
+        assert sum(npz[k].size for k in npz.files) < 2_000
+    assert sum((ARTIFACT / n).stat().st_size for n in ("arrays.npz", "router.json")) < 1_500_000  # mostly the float16 training prompts the safe rule measures support against
     with np.load(ARTIFACT / "arrays.npz", allow_pickle=False) as npz:  # no pickled objects
         assert {"centroids_", "support_reference_", "prior_quality_"} <= set(npz.files)
 

@@ -103,17 +103,21 @@ def learned(
     language: str | None,
     support: float | None = None,
     support_note: str | None = None,
+    latency_term: np.ndarray | None = None,
 ) -> RouteDecision:
     """The first of :func:`~polyroute.routers.rank` over ``cset``; fallbacks in rank order.
 
     ``scores_row`` is the router's predicted quality for every model it knows (one prompt).
+    ``latency_term`` is μ·relative latency per candidate, subtracted from quality before the
+    λ·relative cost decision (kept separate so it composes with any cost rule).
     """
     scores = np.asarray(scores_row, dtype=np.float64)[cset.columns]
     rel = cset.relative_cost
     # the one decision rule (routers/_select.py); a partial sort when the pool is large
-    ranked = rank(scores[None, :], rel, lam, top=max(1, profile.max_models))[0]
+    net = scores if latency_term is None else scores - latency_term
+    ranked = rank(net[None, :], rel, lam, top=max(1, profile.max_models))[0]
     choice = int(ranked[0])
-    util = utility(scores, rel, lam)
+    util = utility(net, rel, lam)
     if not np.isfinite(util[choice]):
         raise NoEligibleModelError(
             f"profile {profile.name!r}: the router predicts no quality for any candidate"
@@ -129,6 +133,8 @@ def learned(
         f"{router_name}: best quality - {lam:g} x relative cost{where} "
         f"(quality {scores[choice]:.3f}, relative cost {rel[choice]:.3f})"
     )
+    if latency_term is not None:
+        reason += f"; latency term {latency_term[choice]:.3f}"
     if rule:
         reason = f"rule {rule!r} narrowed candidates; " + reason
     if support_note:

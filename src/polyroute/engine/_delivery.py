@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from polyroute._types import Deployment
 from polyroute.balancing import Balancer
+from polyroute.engine._latency import ModelLatency
 from polyroute.engine._upstream import Upstream, UpstreamResponse
 from polyroute.exceptions import (
     AllAttemptsFailedError,
@@ -153,6 +154,16 @@ class Deliverer:
         self.policy = policy
         self.secret_lookup = secret_lookup
         self.observer: EngineObserver = observer or NullObserver()
+        self.latency = ModelLatency()
+
+    def _observe_latency(
+        self, model: str, exc: BaseException | None, started: float, ttft: float | None
+    ) -> None:
+        """Per-model answer time for latency-aware profiles (a client hang-up is no sample)."""
+        if exc is None:
+            self.latency.observe(model, ttft if ttft is not None else time.monotonic() - started)
+        elif isinstance(exc, UpstreamError) and not isinstance(exc, UpstreamClientError):
+            self.latency.observe(model, None)
 
     # ------------------------------------------------------------------ public
     async def complete(
@@ -308,14 +319,17 @@ class Deliverer:
                 response = await self.upstream.post(dep, api_key, payload, timeout_s=remaining)
         except BaseException as exc:  # every outcome, cancellation included, reaches the hooks
             _record(route.balancer, breaker, dep, exc, started, None)
+            self._observe_latency(route.settings.name, exc, started, None)
             raise
         if stream:  # the handle runs the end-of-call hooks when the stream ends or is closed
 
             def finish(exc: BaseException | None, ttft: float | None) -> None:
                 _record(route.balancer, breaker, dep, exc, started, ttft)
+                self._observe_latency(route.settings.name, exc, started, ttft)
 
             return StreamHandle(route.settings.name, dep, opened, finish, started, attempt)
         _record(route.balancer, breaker, dep, None, started, None)
+        self._observe_latency(route.settings.name, None, started, None)
         return Completion(route.settings.name, dep.name, response, attempt)
 
 

@@ -17,7 +17,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,11 @@ from pydantic import SecretStr
 from polyroute.engine import _decide
 from polyroute.engine._delivery import Completion, Deliverer, EngineObserver, StreamHandle
 from polyroute.engine._embedding import Embedder
-from polyroute.engine._rules import first_match, make_context
+from polyroute.engine._latency import relative_latency
+from polyroute.engine._rules import Signals, first_match, make_context
 from polyroute.engine._types import RouteDecision, RouteRequest
 from polyroute.engine._upstream import Upstream
-from polyroute.engine._view import CandidateSet, PoolView, ViewBuilder
+from polyroute.engine._view import CandidateSet, PoolView, ViewBuilder, resolve_router_path
 from polyroute.exceptions import NoEligibleModelError, UnknownComponentError
 from polyroute.gateway_config import GatewaySettings, RoutingProfile
 from polyroute.pool import ModelPool
@@ -51,6 +52,7 @@ class _Learned:
     candidates: CandidateSet
     rule: str | None
     language: str | None
+    difficulty: float | None = None
 
 
 class RoutingEngine:
@@ -126,6 +128,7 @@ class RoutingEngine:
             secret_lookup=secret_lookup,
             observer=observer,
         )
+        self.deliverer.latency.decay_half_life_s = settings.server.latency_half_life_s
         self.embedder = Embedder(
             encoders,
             max_pending=settings.server.max_pending_embeddings,
@@ -139,6 +142,8 @@ class RoutingEngine:
         )
         self._poll_interval_s = poll_interval_s
         self._rr = {name: itertools.count() for name in self.profiles}
+        self._signals: dict[str, Signals] = {}
+        self._config_dir = config_dir
         self._lock = threading.Lock()
         self._dirty = True
         self._checked_at = 0.0
@@ -152,6 +157,11 @@ class RoutingEngine:
         for profile in self.profiles.values():
             if profile.strategy == "learned":
                 self.encoder_for(profile.name)
+                self.signals_for(profile.name)
+            if profile.rules:
+                from polyroute.context import load_language_model
+
+                load_language_model()  # the model loads at start-up, not on a first request
         self.view()
 
     def close(self) -> None:
@@ -165,6 +175,24 @@ class RoutingEngine:
         """The encoder a learned profile embeds prompts with."""
         profile = self.profiles[profile_name]
         return self.embedder.encoder(self.encoder_name_for(profile_name), profile.encoder_params)
+
+    def signals_for(self, profile_name: str) -> Signals:
+        """A learned profile's topic index and difficulty model (built once)."""
+        signals = self._signals.get(profile_name)
+        if signals is None:
+            profile = self.profiles[profile_name]
+            router_dir = resolve_router_path(profile.router, base_dir=self._config_dir)
+            enc = self.encoder_name_for(profile_name)
+            signals = Signals.build(profile, self.encoder_for(profile_name), enc, router_dir)
+            self._signals[profile_name] = signals
+        return signals
+
+    def _embed_first(self, request: RouteRequest) -> str | None:
+        """The learned profile whose rules read the embedding, so it is embedded before them."""
+        profile = self.profiles.get(request.model.removeprefix(PROFILE_PREFIX))
+        if profile is None or profile.strategy != "learned":
+            return None
+        return profile.name if Signals.needs_embedding(profile) else None
 
     def encoder_name_for(self, profile_name: str) -> str:
         """Registry name of that encoder (recorded with onboarded profiles)."""
@@ -232,39 +260,63 @@ class RoutingEngine:
         EncoderSaturatedError
             Too many prompts already wait for the encoder (HTTP 503, retry shortly).
         """
-        step = self._begin(request)
+        X = None
+        first = self._embed_first(request)
+        if first is not None:
+            X = await self.embedder.embed_async(
+                first,
+                self.encoder_name_for(first),
+                self.profiles[first].encoder_params,
+                request.text,
+            )
+        step = self._begin(request, X)
         if isinstance(step, RouteDecision):
             return step
-        name = self.encoder_name_for(step.profile.name)
-        X = await self.embedder.embed_async(
-            step.profile.name, name, step.profile.encoder_params, request.text
-        )
-        return self._conclude(step, X, explain)
+        if X is None:
+            name = self.encoder_name_for(step.profile.name)
+            X = await self.embedder.embed_async(
+                step.profile.name, name, step.profile.encoder_params, request.text
+            )
+        return self._conclude(step, X, explain, request.text)
 
     def route(self, request: RouteRequest, *, explain: bool = False) -> RouteDecision:
         """:meth:`decide` without an event loop: the prompt is embedded on the calling thread
         (the CLI, notebooks, tests)."""
-        step = self._begin(request)
+        X = None
+        first = self._embed_first(request)
+        if first is not None:
+            enc = self.encoder_name_for(first)
+            X = self.embedder.embed(first, enc, self.profiles[first].encoder_params, request.text)
+        step = self._begin(request, X)
         if isinstance(step, RouteDecision):
             return step
-        name = self.encoder_name_for(step.profile.name)
-        X = self.embedder.embed(step.profile.name, name, step.profile.encoder_params, request.text)
-        return self._conclude(step, X, explain)
+        if X is None:
+            name = self.encoder_name_for(step.profile.name)
+            X = self.embedder.embed(
+                step.profile.name, name, step.profile.encoder_params, request.text
+            )
+        return self._conclude(step, X, explain, request.text)
 
-    def _begin(self, request: RouteRequest) -> RouteDecision | _Learned:
-        """Everything before the embedding: profile, λ, rules (once), candidates."""
+    def _begin(self, request: RouteRequest, X: np.ndarray | None) -> RouteDecision | _Learned:
+        """Everything before the learned choice: profile, λ, rules (once), candidates.
+
+        ``X`` is the prompt's embedding when the profile's rules read it (topic, difficulty).
+        """
         view = self.view()
         profile, model = self._resolve(request.model, view)
         if profile is None:
             assert model is not None
             return _decide.direct(model, view)
         lam = _decide.cost_weight(profile, request.cost_weight)
-        rule, language = None, None
+        rule, language, difficulty = None, None, None
         if profile.rules:
-            ctx = make_context(request.text, request.metadata)
+            signals = self.signals_for(profile.name) if X is not None else None
+            ctx = make_context(request.text, request.metadata, embedding=X, signals=signals)
             rule, language = first_match(profile.rules, ctx), ctx.language
+            difficulty = ctx.__dict__.get("difficulty")  # only when a rule computed it
         if rule is not None and rule.model is not None:
-            return _decide.by_rule(profile, rule, language, lam, view)
+            decision = _decide.by_rule(profile, rule, language, lam, view)
+            return replace(decision, difficulty=difficulty) if difficulty is not None else decision
         narrowed = rule.candidates if rule is not None else None
         if rule is not None and rule.cost_weight is not None and request.cost_weight is None:
             lam = rule.cost_weight
@@ -279,14 +331,21 @@ class RoutingEngine:
         cset = view.candidate_set(profile, narrowed)
         if not cset.models:
             raise _no_candidates(profile)
-        return _Learned(profile, view, lam, cset, rule.name if rule else None, language)
+        return _Learned(profile, view, lam, cset, rule.name if rule else None, language, difficulty)
 
-    def _conclude(self, step: _Learned, X: np.ndarray, explain: bool) -> RouteDecision:
+    def _conclude(
+        self, step: _Learned, X: np.ndarray, explain: bool, text: str = ""
+    ) -> RouteDecision:
         router = step.view.routers[step.profile.name]
         if self._router_overlay is not None:  # online profiles from feedback
             router = self._router_overlay(step.profile.name, router)
         scores, support = router.predict_scores(X, return_support=True)
-        return self._choose(step, X, scores[0], explain, router, float(support[0]))
+        decision = self._choose(step, X, scores[0], explain, router, float(support[0]))
+        difficulty = step.difficulty
+        model = self.signals_for(step.profile.name).difficulty
+        if difficulty is None and model is not None and text:
+            difficulty = float(model.predict(X, [text])[0])
+        return replace(decision, difficulty=difficulty) if difficulty is not None else decision
 
     def _choose(
         self,
@@ -300,6 +359,11 @@ class RoutingEngine:
         """The decision step after ``predict_scores`` (``bench/bench_scaling.py`` times it)."""
         if router is None:
             router = step.view.routers[step.profile.name]
+        mu = step.profile.latency_weight
+        latency_term = None
+        if mu > 0:
+            lat = self.deliverer.latency.estimates(step.candidates.models)
+            latency_term = mu * relative_latency(lat)
         decision = _decide.learned(
             step.profile,
             step.candidates,
@@ -312,6 +376,7 @@ class RoutingEngine:
             language=step.language,
             support=support,
             support_note=_support_note(router, X, support),
+            latency_term=latency_term,
         )
         return dataclasses.replace(decision, embedding=X[0])
 

@@ -1,9 +1,9 @@
-"""Contextual routing rules: language (by script), topic (regex), complexity, metadata.
+"""Contextual routing rules: language, topic, difficulty, complexity, regex and metadata.
 
-Heuristics, not models: the language is the dominant Unicode script of the text (Latin -> ``en``,
-Han -> ``zh``, Kana -> ``ja``, Hangul -> ``ko``, Cyrillic -> ``ru``, Arabic -> ``ar``,
-Devanagari -> ``hi``, Greek -> ``el``, Hebrew -> ``he``, Thai -> ``th``); complexity is a bucket of
-length and code content. Rules run before the learned router; the first match wins.
+The signals come from :mod:`polyroute.context`: the language from a bundled offline language
+identifier, the topic and the learned difficulty from the prompt embedding the learned router
+computes anyway. A :class:`Context` computes each signal once, and only when a rule asks for it.
+Rules run before the learned choice; the first match wins.
 """
 
 from __future__ import annotations
@@ -11,76 +11,121 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any
 
-from polyroute.gateway_config import ContextRule
+import numpy as np
 
-_SCRIPTS: tuple[tuple[str, int, int], ...] = (
-    ("ja", 0x3040, 0x30FF),  # Hiragana + Katakana: checked before Han (Japanese uses both)
-    ("ko", 0xAC00, 0xD7AF),
-    ("ko", 0x1100, 0x11FF),
-    ("zh", 0x4E00, 0x9FFF),
-    ("zh", 0x3400, 0x4DBF),
-    ("ru", 0x0400, 0x04FF),
-    ("ar", 0x0600, 0x06FF),
-    ("hi", 0x0900, 0x097F),
-    ("el", 0x0370, 0x03FF),
-    ("he", 0x0590, 0x05FF),
-    ("th", 0x0E00, 0x0E7F),
+from polyroute.context import (
+    DifficultyModel,
+    Topic,
+    TopicIndex,
+    complexity,
+    detect_language,
+    has_code,
 )
-_CODE = re.compile(
-    r"```|^\s{4,}\S|\bdef \w+\(|\bclass \w+[:(]|[{};]\s*$|#include|=>|\bfunction\b", re.MULTILINE
-)
-_SAMPLE = 2000
+from polyroute.exceptions import ConfigError
+from polyroute.gateway_config import ContextRule, RoutingProfile
 
-
-def detect_language(text: str) -> str:
-    """Dominant script of ``text`` as a language code (``"en"`` for Latin or no letters)."""
-    counts: dict[str, int] = {}
-    latin = 0
-    for ch in text[:_SAMPLE]:
-        o = ord(ch)
-        if o < 0x0250:
-            latin += ch.isalpha()
-            continue
-        for lang, lo, hi in _SCRIPTS:
-            if lo <= o <= hi:
-                counts[lang] = counts.get(lang, 0) + 1
-                break
-    if not counts:
-        return "en"
-    lang, n = max(counts.items(), key=lambda kv: kv[1])
-    if "ja" in counts and lang == "zh":
-        lang = "ja"  # kana anywhere means Japanese, even when Han characters dominate
-    return lang if n * 2 >= latin or n >= 20 else "en"
-
-
-def has_code(text: str) -> bool:
-    """Whether ``text`` looks like it contains source code."""
-    return _CODE.search(text[:20000]) is not None
-
-
-def complexity(text: str) -> str:
-    """``"low"`` (< 200 chars, no code), ``"high"`` (> 2,000 chars or code), else ``"medium"``."""
-    code = has_code(text)
-    if len(text) > 2000 or (code and len(text) > 200):
-        return "high"
-    if len(text) < 200 and not code:
-        return "low"
-    return "medium"
+__all__ = ["Context", "Signals", "complexity", "detect_language", "first_match", "has_code"]
 
 
 @dataclass(frozen=True, slots=True)
+class Signals:
+    """A profile's embedding-based signals: its topic index and its difficulty model."""
+
+    topics: TopicIndex | None = None
+    difficulty: DifficultyModel | None = None
+
+    @staticmethod
+    def needs_embedding(profile: RoutingProfile) -> bool:
+        """Whether the profile's rules read the embedding (topic or difficulty conditions)."""
+        return any(
+            r.when.topic is not None
+            or r.when.min_difficulty is not None
+            or r.when.max_difficulty is not None
+            for r in profile.rules
+        )
+
+    @classmethod
+    def build(
+        cls, profile: RoutingProfile, encoder: Any, encoder_name: str, router_dir: Path | None
+    ) -> Signals:
+        """Embed the profile's topics; load ``difficulty.npz`` next to its router artifact.
+
+        Raises ``ConfigError`` when a rule needs a difficulty model the router does not ship,
+        or one made for another encoder's embeddings.
+        """
+        topics = None
+        if profile.topics:
+            specs = [Topic(t.name, t.description, t.examples, t.threshold) for t in profile.topics]
+            topics = TopicIndex(specs, encoder)
+        difficulty = None
+        if router_dir is not None and (router_dir / "difficulty.npz").is_file():
+            difficulty = DifficultyModel.load(router_dir)
+        wanted = any(
+            r.when.min_difficulty is not None or r.when.max_difficulty is not None
+            for r in profile.rules
+        )
+        if difficulty is not None and difficulty.encoder != encoder_name:
+            if wanted:
+                raise ConfigError(
+                    f"profile {profile.name!r}: difficulty rules need a difficulty model for "
+                    f"{encoder_name!r} embeddings; {router_dir} has one for {difficulty.encoder!r}"
+                )
+            difficulty = None
+        if wanted and difficulty is None:
+            raise ConfigError(
+                f"profile {profile.name!r}: difficulty rules need difficulty.npz and "
+                f"difficulty.json next to the router artifact, found none in {router_dir} "
+                "(bench/context_difficulty.py fits one; builtin:default ships one)"
+            )
+        return cls(topics, difficulty)
+
+
 class Context:
-    """Features of one request that rules test."""
+    """Features of one request that rules test, each computed on first use."""
 
-    text: str
-    language: str
-    metadata: Mapping[str, str]
+    def __init__(
+        self,
+        text: str,
+        metadata: Mapping[str, str],
+        *,
+        embedding: np.ndarray | None = None,
+        signals: Signals | None = None,
+    ) -> None:
+        self.text = text
+        self.metadata = metadata
+        self.embedding = embedding
+        self.signals = signals or Signals()
+
+    @cached_property
+    def language(self) -> str:
+        return detect_language(self.text)
+
+    @cached_property
+    def topic(self) -> str | None:
+        if self.signals.topics is None or self.embedding is None:
+            return None
+        return self.signals.topics.match(self.embedding)[0]
+
+    @cached_property
+    def difficulty(self) -> float | None:
+        model = self.signals.difficulty
+        if model is None or self.embedding is None:
+            return None
+        return float(model.predict(self.embedding, [self.text])[0])
 
 
-def make_context(text: str, metadata: Mapping[str, str]) -> Context:
-    return Context(text, detect_language(text), metadata)
+def make_context(
+    text: str,
+    metadata: Mapping[str, str],
+    *,
+    embedding: np.ndarray | None = None,
+    signals: Signals | None = None,
+) -> Context:
+    return Context(text, metadata, embedding=embedding, signals=signals)
 
 
 @lru_cache(maxsize=256)
@@ -89,9 +134,9 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 
 def rule_matches(rule: ContextRule, ctx: Context) -> bool:
-    """Whether every condition of ``rule.when`` holds for ``ctx``."""
+    """Whether every condition of ``rule.when`` holds for ``ctx`` (cheap conditions first)."""
     w = rule.when
-    if w.language is not None and ctx.language not in w.language:
+    if any(ctx.metadata.get(k) != v for k, v in w.metadata.items()):
         return False
     if w.min_chars is not None and len(ctx.text) < w.min_chars:
         return False
@@ -101,8 +146,18 @@ def rule_matches(rule: ContextRule, ctx: Context) -> bool:
         return False
     if w.complexity is not None and complexity(ctx.text) != w.complexity:
         return False
-    if any(ctx.metadata.get(k) != v for k, v in w.metadata.items()):
+    if w.language is not None and ctx.language not in w.language:
         return False
+    if w.topic is not None and ctx.topic != w.topic:
+        return False
+    if w.min_difficulty is not None or w.max_difficulty is not None:
+        d = ctx.difficulty
+        if d is None:
+            return False
+        if w.min_difficulty is not None and d < w.min_difficulty:
+            return False
+        if w.max_difficulty is not None and d > w.max_difficulty:
+            return False
     return w.pattern is None or _compiled(w.pattern).search(ctx.text) is not None
 
 

@@ -121,6 +121,8 @@ class RouteDecision:
     #: How well the router's training data covers the prompt, in [0, 1] (learned decisions of
     #: routers with the safe rule; see ``BaseRouter.predict_support``), else None.
     support: float | None = None
+    #: Learned difficulty of the prompt (predicted share of models failing it), when known.
+    difficulty: float | None = None
     view: PoolView | None = field(default=None, repr=False, compare=False)
     #: The prompt's embedding (learned decisions; the decision log keeps it).
     embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -144,4 +146,5 @@ class RouteDecision:
             "rule": self.rule,
             "language": self.language,
             "support": self.support,
+            "difficulty": None if self.difficulty is None else round(self.difficulty, 4),
         }
