@@ -121,6 +121,16 @@ class ModelSettings(_Frozen):
     balancer_params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
+    def _check_balancer_params(self) -> ModelSettings:
+        # Checked when the model is written (config or admin API): a bad parameter found only when
+        # the engine builds the balancer would fail every request for the model.
+        if self.balancer_params:
+            from polyroute.balancing._params import check_balancer_params  # lazy: light import
+
+            check_balancer_params(self.balancer, self.balancer_params)
+        return self
+
+    @model_validator(mode="after")
     def _unique_deployments(self) -> ModelSettings:
         names = [d.name for d in self.deployments]
         dup = sorted({n for n in names if names.count(n) > 1})

@@ -72,3 +72,17 @@ def test_missing_file_and_secrets(tmp_path: Path) -> None:
     assert secret is not None and "sk-live-123" not in repr(secret)
     assert secret.get_secret_value() == "sk-live-123"
     assert secret_from_env("UNSET", environ={}) is None
+
+
+def test_bad_balancer_params_in_the_config_file_name_the_line_and_the_keys(tmp_path: Path) -> None:
+    cfg = tmp_path / "g.yaml"
+    cfg.write_text(
+        "models:\n"
+        "  - name: m1\n"
+        "    balancer: latency-ewma\n"
+        "    balancer_params: {alpha: 0.2, bogus: 1}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_gateway_settings(cfg, environ={})
+    msg = str(err.value)
+    assert "g.yaml:2" in msg and "bogus" in msg and "'alpha'" in msg, msg

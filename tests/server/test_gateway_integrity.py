@@ -104,6 +104,13 @@ def test_infinite_cost_is_refused_and_models_stay_valid_json(gateway_factory) ->
         {"prompts": [1, 2], "scores": [1.0, 0.0]},
         {"scores": {"a": 1}},
         {"embeddings": [[1.0]], "scores": [1.0], "encoder": "hashing", "extra": 1},
+        # shapes the schema fuzz run sent (bench/bench_fuzz.py)
+        {"embeddings": [[1.0, [2.0]]], "scores": [1.0], "encoder": "hashing"},
+        {"embeddings": [["\U000f7e64"]], "scores": [1.0], "encoder": "hashing"},
+        {"embeddings": [[{}]], "scores": [1.0], "encoder": "hashing"},
+        {"embeddings": [[1.0]], "scores": [{}], "encoder": "hashing"},
+        {"embeddings": [[1.0], [2.0]], "scores": [1.0], "encoder": "hashing"},
+        {"embeddings": [[]], "scores": [1.0], "encoder": "hashing"},
     ],
 )
 def test_malformed_profile_payloads_get_400(gateway_factory, payload: dict[str, object]) -> None:
@@ -111,6 +118,60 @@ def test_malformed_profile_payloads_get_400(gateway_factory, payload: dict[str, 
     resp = httpx.post(srv.url + "/admin/models/cheap/profile", headers=ADMIN, json=payload)
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["message"].startswith("invalid profile")
+
+
+@pytest.mark.parametrize(
+    ("body", "fragments"),
+    [
+        (b'{"name": "bp", "balancer_params": {"bogus": 1}}', ["takes no parameters", "bogus"]),
+        (
+            b'{"name": "bp", "balancer": "latency-ewma", "balancer_params": {"alphaa": 0.2}}',
+            ["'alpha'", "'alphaa'"],
+        ),
+        (
+            b'{"name": "bp", "balancer": "latency-ewma", "balancer_params": {"alpha": "fast"}}',
+            ["alpha", "expected a finite number", "'fast'"],
+        ),
+        (
+            b'{"name": "bp", "balancer": "latency-ewma", "balancer_params": {"alpha": 7}}',
+            ["alpha", "(0, 1]", "7"],
+        ),
+        (
+            b'{"name": "bp", "balancer": "latency-ewma", "balancer_params": {"alpha": NaN}}',
+            ["alpha", "finite", "nan"],
+        ),
+        (
+            b'{"name": "bp", "balancer": "consistent-hash", "balancer_params": {"vnodes": 0.5}}',
+            ["vnodes", "integer", "0.5"],
+        ),
+        (b'{"name": "bp", "balancer": "random", "balancer_params": {"rng": 1}}', ["rng"]),
+    ],
+)
+def test_bad_balancer_params_get_400_and_nothing_is_written(
+    gateway_factory, body: bytes, fragments: list[str]
+) -> None:
+    with FakeUpstream(lambda r: "ok") as up:
+        srv = gateway_factory({"cheap": [up.base_url]})
+        admin = httpx.Client(base_url=srv.url, headers=ADMIN, timeout=5.0)
+        before = admin.get("/admin/pool").json()
+        for method, path in [("POST", "/admin/models"), ("PUT", "/admin/models/bp")]:
+            resp = admin.request(method, path, content=body)
+            assert resp.status_code == 400, resp.text
+            err = resp.json()["error"]
+            assert err["type"] == "invalid_request_error"
+            assert "balancer_params" in err["message"], err["message"]
+            for fragment in fragments:
+                assert fragment in err["message"], err["message"]
+        assert admin.get("/admin/pool").json() == before
+        assert admin.get("/admin/models/bp").status_code == 404
+        chat = httpx.post(
+            srv.url + "/v1/chat/completions",
+            headers=AUTH,
+            json={"model": "cheap", "messages": MATH},
+        )
+        assert chat.status_code == 200
+        good = b'{"name": "bp", "balancer": "latency-ewma", "balancer_params": {"alpha": 0.5}}'
+        assert admin.post("/admin/models", content=good).status_code == 201
 
 
 def test_resetting_an_unknown_circuit_is_404_without_a_phantom(gateway_factory) -> None:

@@ -212,7 +212,12 @@ class ModelPool:
         for name, spec in rows.models:
             data = json.loads(spec)
             data["deployments"] = by_model.get(name, [])
-            models[name] = ModelSettings.model_validate(data)
+            try:
+                models[name] = ModelSettings.model_validate(data)
+            except ValidationError as exc:
+                # A row written before a check existed: leave the model out rather than fail
+                # every request; the operator sees why and can rewrite it.
+                logger.error("pool model %r left out, it is no longer valid: %s", name, exc)
         profiles = {
             m: OnboardedProfile(m, enc, _load_array(x), _load_array(y))
             for m, enc, x, y in rows.profiles
