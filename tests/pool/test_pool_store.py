@@ -100,3 +100,19 @@ def test_bad_admin_payloads_get_precise_errors() -> None:
         pool.attach_profile("b-model", "hashing", np.zeros((2, 3)), np.zeros(3))
     with pytest.raises(UnknownComponentError, match="deployment of model 'b-model'"):
         pool.remove_deployment("b-model", "nope")
+
+
+def test_a_stored_model_that_no_longer_validates_is_left_out_with_an_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A row written before balancer_params were checked: it must not break every snapshot.
+    pool = ModelPool(tmp_path / "pool.sqlite3")
+    pool.upsert_model(ModelSettings(name="good"))
+    with pool.backend.write() as tx:
+        tx.put_model("legacy", '{"name": "legacy", "balancer_params": {"bogus": 1}}')
+    with caplog.at_level("ERROR", logger="polyroute.pool._store"):
+        snap = pool.snapshot()
+    assert snap.model_names() == ["good"]
+    assert "'legacy' left out" in caplog.text and "bogus" in caplog.text
+    with pytest.raises(DataError, match="bogus"):
+        parse_model({"name": "legacy", "balancer_params": {"bogus": 1}})
