@@ -203,3 +203,27 @@ def test_readyz_is_not_ready_when_every_circuit_of_a_profile_is_open(gateway_fac
         assert (
             "profile 'auto': no model has a closed or half-open circuit" in ready.json()["detail"]
         )
+
+
+def test_embeddings_of_the_wrong_width_for_the_routers_encoder_get_400(
+    gateway_factory, upstreams
+) -> None:
+    srv = gateway_factory({m: [u.base_url] for m, u in upstreams.items()})
+    admin = httpx.Client(base_url=srv.url, headers=ADMIN, timeout=5.0)
+    assert admin.post("/admin/models", json={"name": "newbie"}).status_code == 201
+    by_prompts = admin.post(
+        "/admin/models/newbie/profile", json={"prompts": ["a b"], "scores": [1.0]}
+    )
+    assert by_prompts.status_code == 201
+    encoder = by_prompts.json()["encoder"]
+    narrow = {"embeddings": [[1.0, 2.0]], "scores": [1.0], "encoder": encoder}
+    resp = admin.post("/admin/models/newbie/profile", json=narrow)
+    assert resp.status_code == 400, resp.text
+    message = resp.json()["error"]["message"]
+    assert "expected rows of" in message and "found 2" in message and encoder in message
+    routed = httpx.post(
+        srv.url + "/v1/route", headers=AUTH, json={"model": "auto", "messages": MATH}
+    )
+    assert routed.status_code == 200, routed.text  # the pool was not poisoned
+    other = {"embeddings": [[1.0, 2.0]], "scores": [1.0], "encoder": "some-other-encoder"}
+    assert admin.post("/admin/models/newbie/profile", json=other).status_code == 201

@@ -127,6 +127,7 @@ async def _profile(gw: Gateway, req: Request, send: Send, model: str) -> None:
     else:
         X = np.asarray(payload.embeddings, dtype=np.float32)
         enc_name = str(payload.encoder)
+        _require_width(gw, enc_name, int(X.shape[1]))
     gw.pool.attach_profile(model, enc_name, X, scores)
     await send_json(
         send,
@@ -138,6 +139,20 @@ async def _profile(gw: Gateway, req: Request, send: Send, model: str) -> None:
             "version": gw.pool.version(),
         },
     )
+
+
+def _require_width(gw: Gateway, encoder: str, width: int) -> None:
+    """400 for embeddings narrower or wider than a learned profile's encoder of that name: once
+    attached, every request routed by that profile would fail."""
+    for profile in gw.settings.profiles:
+        if profile.strategy != "learned" or gw.engine.encoder_name_for(profile.name) != encoder:
+            continue
+        dim = int(gw.engine.encoder_for(profile.name).dim)
+        if width != dim:
+            raise bad_request(
+                f"invalid profile: embeddings: expected rows of {dim} numbers (the width of "
+                f"encoder {encoder!r} of profile {profile.name!r}), found {width}"
+            )
 
 
 def _require_circuit(gw: Gateway, name: str) -> None:
