@@ -31,6 +31,7 @@ from polyroute.pool import ModelPool
 from polyroute.routers import BaseRouter
 from polyroute.server._admin import handle_admin
 from polyroute.server._auth import Authenticator, Principal
+from polyroute.server._disconnect import ClientDisconnected
 from polyroute.server._errors import HTTPError, not_found, to_http_error
 from polyroute.server._handlers import chat_completions, list_models, route_only, usage_cost
 from polyroute.server._health import StoreHealthCollector, readiness
@@ -255,6 +256,9 @@ class GatewayApp:
 
         try:
             await self._dispatch(gw, req, receive, send_with_id, log)
+        except ClientDisconnected:  # nobody to answer; the upstream call was cancelled
+            log.status = 499  # nginx's "client closed request"
+            gw.metrics.client_disconnects.labels(log.model or "").inc()
         except Exception as exc:
             err = to_http_error(exc)
             if started_response:  # too late for a status: end the body (the log has the cause)
