@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 
 import pytest
 
 from polyroute._types import Deployment
-from polyroute.engine import NativeUpstream, make_upstream, parse_retry_after, status_error
+from polyroute.engine import NativeUpstream, make_upstream, status_error
 from polyroute.exceptions import (
-    RateLimited,
-    UpstreamClientError,
     UpstreamConnectionError,
-    UpstreamServerError,
     UpstreamTimeout,
 )
 
@@ -23,24 +18,6 @@ BODY = b'{"model":"m","messages":[{"role":"user","content":"x"}]}'
 OK = b'{"ok":true}'
 
 
-def test_retry_after_accepts_seconds_and_http_dates() -> None:
-    assert parse_retry_after("2.5") == 2.5
-    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
-    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    assert 25 < (parse_retry_after(later) or 0) <= 30
-
-
-@pytest.mark.parametrize(
-    ("status", "cls", "retryable"),
-    [
-        (429, RateLimited, True),
-        (500, UpstreamServerError, True),
-        (503, UpstreamServerError, True),
-        (408, UpstreamTimeout, True),
-        (400, UpstreamClientError, False),
-        (401, UpstreamClientError, False),
-    ],
-)
 def test_statuses_map_to_error_classes(status: int, cls: type, retryable: bool) -> None:
     dep = Deployment(name="d", model="m", base_url="http://h/v1")
     exc = status_error(status, {"retry-after": "3"}, b'{"error": {"message": "nope"}}', dep)
