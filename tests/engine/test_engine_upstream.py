@@ -10,7 +10,10 @@ import pytest
 from polyroute._types import Deployment
 from polyroute.engine import NativeUpstream, make_upstream, status_error
 from polyroute.exceptions import (
+    RateLimited,
+    UpstreamClientError,
     UpstreamConnectionError,
+    UpstreamServerError,
     UpstreamTimeout,
 )
 
@@ -18,6 +21,17 @@ BODY = b'{"model":"m","messages":[{"role":"user","content":"x"}]}'
 OK = b'{"ok":true}'
 
 
+@pytest.mark.parametrize(
+    ("status", "cls", "retryable"),
+    [
+        (429, RateLimited, True),
+        (500, UpstreamServerError, True),
+        (503, UpstreamServerError, True),
+        (408, UpstreamTimeout, True),
+        (400, UpstreamClientError, False),
+        (401, UpstreamClientError, False),
+    ],
+)
 def test_statuses_map_to_error_classes(status: int, cls: type, retryable: bool) -> None:
     dep = Deployment(name="d", model="m", base_url="http://h/v1")
     exc = status_error(status, {"retry-after": "3"}, b'{"error": {"message": "nope"}}', dep)
