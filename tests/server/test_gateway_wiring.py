@@ -86,3 +86,16 @@ def test_a_client_that_hangs_up_before_the_first_byte_cancels_the_upstream_call(
         ).text
         answered = [line for line in metrics.splitlines() if line.startswith("polyroute_requests")]
         assert any('status="499"' in line for line in answered)  # logged, not a 500
+
+
+def test_the_openapi_document_is_served_without_a_key(gateway_factory) -> None:
+    with FakeUpstream() as up:
+        srv = gateway_factory({"cheap": [up.base_url]})
+        resp = httpx.get(srv.url + "/openapi.json")
+        assert resp.status_code == 200
+        assert resp.headers["content-type"] == "application/json"
+        doc = resp.json()
+        assert doc["openapi"].startswith("3.1")
+        assert {"/v1/chat/completions", "/admin/models", "/openapi.json"} <= set(doc["paths"])
+        # public schema; the admin API it describes still needs the admin key
+        assert httpx.get(srv.url + "/admin/pool").status_code == 401
