@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 
 import pytest
 
 from polyroute._types import Deployment
-from polyroute.engine import NativeUpstream, make_upstream, parse_retry_after, status_error
+from polyroute.engine import NativeUpstream, make_upstream, status_error
 from polyroute.exceptions import (
     RateLimited,
     UpstreamClientError,
@@ -21,13 +19,6 @@ from polyroute.exceptions import (
 
 BODY = b'{"model":"m","messages":[{"role":"user","content":"x"}]}'
 OK = b'{"ok":true}'
-
-
-def test_retry_after_accepts_seconds_and_http_dates() -> None:
-    assert parse_retry_after("2.5") == 2.5
-    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
-    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    assert 25 < (parse_retry_after(later) or 0) <= 30
 
 
 @pytest.mark.parametrize(

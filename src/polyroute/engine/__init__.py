@@ -20,7 +20,6 @@ from polyroute.engine._upstream import (
     UpstreamResponse,
     UpstreamStream,
     make_upstream,
-    parse_retry_after,
     status_error,
     translate_httpx,
 )
@@ -50,7 +49,6 @@ __all__ = [
     "detect_language",
     "has_code",
     "make_upstream",
-    "parse_retry_after",
     "prompt_window",
     "resolve_router_path",
     "status_error",

@@ -25,7 +25,6 @@ import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from pydantic import SecretStr
@@ -40,6 +39,7 @@ from polyroute.exceptions import (
     UpstreamServerError,
     UpstreamTimeout,
 )
+from polyroute.resilience import parse_retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,20 +187,6 @@ def status_error(
             msg, retry_after_s=parse_retry_after(headers.get("retry-after")), **kw
         )
     return UpstreamClientError(msg, **kw)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); ``None`` if absent."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _upstream_message(content: bytes) -> str:

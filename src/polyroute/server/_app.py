@@ -18,11 +18,13 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
+from polyroute._version import __version__
 from polyroute.config import resolve_cache_dir
 from polyroute.engine import RoutingEngine, Upstream, make_upstream
 from polyroute.exceptions import PolyrouteError
@@ -31,6 +33,7 @@ from polyroute.pool import ModelPool
 from polyroute.routers import BaseRouter
 from polyroute.server._admin import handle_admin
 from polyroute.server._auth import Authenticator, Principal
+from polyroute.server._disconnect import ClientDisconnected
 from polyroute.server._errors import HTTPError, not_found, to_http_error
 from polyroute.server._handlers import chat_completions, list_models, route_only, usage_cost
 from polyroute.server._health import StoreHealthCollector, readiness
@@ -44,6 +47,7 @@ from polyroute.server._http import (
     send_json,
 )
 from polyroute.server._metrics import GatewayMetrics
+from polyroute.server._openapi import openapi_document
 from polyroute.server._traffic import feedback, spend
 from polyroute.state import InMemoryStateStore, RedisStateStore, StateStore
 from polyroute.traffic import LogStore, TrafficRecorder
@@ -255,6 +259,9 @@ class GatewayApp:
 
         try:
             await self._dispatch(gw, req, receive, send_with_id, log)
+        except ClientDisconnected:  # nobody to answer; the upstream call was cancelled
+            log.status = 499  # nginx's "client closed request"
+            gw.metrics.client_disconnects.labels(log.model or "").inc()
         except Exception as exc:
             err = to_http_error(exc)
             if started_response:  # too late for a status: end the body (the log has the cause)
@@ -287,6 +294,11 @@ class GatewayApp:
             ok, report = await readiness(gw)
             await send_json(send, 200 if ok else 503, report)
             return
+        if req.method == "GET" and seg == ["openapi.json"]:
+            # public, as is customary: the admin paths it lists are auth-protected anyway
+            log.route = req.path
+            await send_bytes(send, 200, _openapi_bytes(), b"application/json")
+            return
         authz = req.headers.get("authorization")
         if seg[:1] == ["admin"]:
             log.route = "/admin"
@@ -310,6 +322,11 @@ class GatewayApp:
         await gw.auth.check_rate(who)
         await req.read_body(receive, gw.settings.security.max_body_bytes)
         await handler(gw, req, send, log)
+
+
+@cache
+def _openapi_bytes() -> bytes:
+    return json.dumps(openapi_document(__version__), separators=(",", ":")).encode()
 
 
 def freeze_startup_objects() -> None:

@@ -158,7 +158,8 @@ def _capped(gw: Gateway, name: str, lam: float) -> float:
 
 async def chat_completions(gw: Gateway, req: Request, send: Send, log: RequestLog) -> None:
     started = time.perf_counter()
-    body, decision = await _decide(gw, req, log)
+    # a client that hangs up before the answer starts cancels decide and the upstream call
+    body, decision = await req.until_disconnect(_decide(gw, req, log))
     reserved = traffic.admit(gw, log, decision)
     key = req.headers.get(SESSION_HEADER) or (
         body.get("user") if isinstance(body.get("user"), str) else None
@@ -170,7 +171,7 @@ async def chat_completions(gw: Gateway, req: Request, send: Send, log: RequestLo
             started=started, ttft_s=None, attempts=1,
         )  # fmt: skip
         return
-    done: Completion = await gw.engine.complete(decision, body, key=key)
+    done: Completion = await req.until_disconnect(gw.engine.complete(decision, body, key=key))
     log.model, log.deployment = done.model, done.deployment
     log.status = done.response.status
     traffic.finish(
@@ -198,7 +199,7 @@ async def _stream(
     send: Send,
     log: RequestLog,
 ) -> None:
-    handle = await gw.engine.stream(decision, body, key=key)
+    handle = await req.until_disconnect(gw.engine.stream(decision, body, key=key))
     pump = asyncio.ensure_future(_pump(gw, handle, decision, send, log))
     gone = asyncio.ensure_future(req.wait_disconnect())
     try:

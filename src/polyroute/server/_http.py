@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
+from polyroute.server._body import parse_json_body
+from polyroute.server._disconnect import until_disconnect, wait_disconnect
 from polyroute.server._errors import HTTPError, bad_request, error_body, too_large
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Headers = list[tuple[bytes, bytes]]
+T = TypeVar("T")
 
 
 class Request:
     """Method, path segments, lower-cased headers and the (size-limited) body of a request."""
 
-    __slots__ = ("_receive", "body", "headers", "method", "path", "query", "segments")
+    __slots__ = ("body", "headers", "method", "path", "query", "receive", "segments")
 
     def __init__(self, scope: dict[str, Any]) -> None:
         self.method: str = scope["method"]
@@ -30,7 +33,8 @@ class Request:
             k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
         }
         self.body = b""
-        self._receive: Receive | None = None
+        #: the ASGI ``receive`` once the body was read (then it only reports the disconnect)
+        self.receive: Receive | None = None
 
     async def read_body(self, receive: Receive, limit: int) -> bytes:
         """Read the body; raises 413 past ``limit`` bytes (before reading it when announced)."""
@@ -51,28 +55,25 @@ class Request:
             if not message.get("more_body"):
                 break
         self.body = b"".join(chunks)
-        self._receive = receive
+        self.receive = receive
         return self.body
+
+    async def until_disconnect(self, work: Awaitable[T]) -> T:
+        """``await work``, cancelled if the client hangs up first (call after ``read_body``)."""
+        if self.receive is None:
+            raise RuntimeError("until_disconnect() needs read_body() first")
+        return await until_disconnect(self.receive, work)
 
     async def wait_disconnect(self) -> None:
         """Return once the client has gone (call after ``read_body``; used while streaming)."""
-        if self._receive is None:
+        if self.receive is None:
             raise RuntimeError("wait_disconnect() needs read_body() first")
-        while (await self._receive())["type"] != "http.disconnect":
-            pass
+        await wait_disconnect(self.receive)
 
     def json(self) -> Any:
-        """The body parsed as JSON; raises 400 with the parser's position on bad input."""
-        if not self.body:
-            raise bad_request("empty request body: expected a JSON object")
-        try:
-            return json.loads(self.body)
-        except UnicodeDecodeError:
-            raise bad_request("request body is not UTF-8 JSON") from None
-        except json.JSONDecodeError as exc:
-            raise bad_request(
-                f"malformed JSON body: {exc.msg} at line {exc.lineno} column {exc.colno}"
-            ) from None
+        """The body, through the one body-parsing path (:func:`parse_json_body`): its
+        ``InvalidRequestError`` (malformed, not UTF-8, too deep, lone surrogate) is a 400."""
+        return parse_json_body(self.body)
 
     def json_object(self) -> dict[str, Any]:
         data = self.json()

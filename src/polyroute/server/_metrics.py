@@ -97,7 +97,7 @@ class GatewayMetrics:
         )
         self.client_disconnects = Counter(
             "polyroute_client_disconnects",
-            "Streams whose client left before the end (the upstream read is cancelled)",
+            "Requests whose client left before the end of the answer (the upstream call is cancelled)",
             ["model"],
             registry=r,
         )

@@ -91,6 +91,13 @@ def openapi_document(version: str = "0") -> dict[str, Any]:
             )
         },
         "/v1/models": {"get": _op("Routing profiles and pool models", errors=(401,))},
+        "/openapi.json": {
+            "get": {
+                "summary": "This document (public: the admin paths it lists need the admin key)",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
+            }
+        },
         "/healthz": {
             "get": {
                 "summary": "Liveness",

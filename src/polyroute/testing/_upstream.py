@@ -55,7 +55,7 @@ class FakeUpstream:
         Outcome counts: ``"requests"`` (every chat POST received, whatever happens next),
         ``"ok"``, ``"status_500"``, one per fault name (``"slow"``, ``"drop"``, ``"reset"``,
         ``"truncated_json"``, ...), ``"stall"``, ``"caller_hung_up"`` (the caller closed during
-        a stall).
+        added latency, a slow answer or a stall).
     requests : list of dict
         Request bodies received (the last 1,000).
     """
@@ -191,10 +191,9 @@ class FakeUpstream:
         plan = self._draw(stream)
         if plan.fault is not None:
             self.stats[plan.fault] += 1
-        if self._faults.latency_s > 0:
-            await asyncio.sleep(self._faults.latency_s)
-        if plan.fault == "slow":
-            await asyncio.sleep(self._faults.slow_s)
+        delay = self._faults.latency_s + (self._faults.slow_s if plan.fault == "slow" else 0.0)
+        if delay > 0 and await self._hung_up_within(receive, delay):
+            return  # the caller closed while waiting for the answer: nobody to send it to
         if plan.status is not None:
             await self._send_error(send, plan.status)
             return
@@ -268,7 +267,7 @@ class FakeUpstream:
                 return
             if plan.stall and i == 0:
                 self.stats["stall"] += 1
-                await self._stall(receive)
+                await self._hung_up_within(receive, self._faults.slow_s)
                 raise ConnectionAbortedError("FakeUpstream: injected stall mid-stream")
         await _send_event(send, _chunk(cid, model, {}, "stop"))
         if (request.get("stream_options") or {}).get("include_usage"):
@@ -280,17 +279,20 @@ class FakeUpstream:
         if plan.fault is None:
             self.stats["ok"] += 1
 
-    async def _stall(self, receive: Any) -> None:
-        """Hang ``slow_s`` mid-stream; count ``"caller_hung_up"`` if the caller closes first."""
+    async def _hung_up_within(self, receive: Any, seconds: float) -> bool:
+        """Wait ``seconds`` (added latency, a slow answer, a stall); ``True`` (and a count of
+        ``"caller_hung_up"``) if the caller closes its connection first."""
         hang_up = asyncio.ensure_future(receive())
         try:
-            await asyncio.wait_for(asyncio.shield(hang_up), self._faults.slow_s)
+            await asyncio.wait_for(asyncio.shield(hang_up), seconds)
         except TimeoutError:
-            return
+            return False
         finally:
             hang_up.cancel()
         if hang_up.result().get("type") == "http.disconnect":
             self.stats["caller_hung_up"] += 1
+            return True
+        return False
 
 
 # ---------------------------------------------------------------------- wire helpers
