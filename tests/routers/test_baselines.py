@@ -151,5 +151,7 @@ def test_baselines_on_a_real_routerdc_slice(data_dir: Path, tmp_path: Path) -> N
     )
     avg = {k: v.average for k, v in result.tests["test"].routers.items()}
     assert avg["oracle"] >= avg["task-oracle"] >= avg["best-single"]
-    assert avg["knn"] > avg["random"] + 0.02
+    # hashed words carry little signal: k-NN must at least match the best single model (the safe
+    # rule falls back to it where support is low); "random" varies too much on 1,000 prompts
+    assert avg["knn"] >= avg["best-single"]
     assert avg["oracle"] > 0.7
