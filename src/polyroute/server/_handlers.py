@@ -9,7 +9,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from polyroute.engine import Completion, RouteDecision, RouteRequest
+from polyroute.engine import Completion, RouteDecision, RouteRequest, StreamHandle
 from polyroute.exceptions import UpstreamError
 from polyroute.server import _traffic as traffic
 from polyroute.server._errors import bad_request, sse_error_event, to_http_error
@@ -158,20 +158,43 @@ def _capped(gw: Gateway, name: str, lam: float) -> float:
 
 async def chat_completions(gw: Gateway, req: Request, send: Send, log: RequestLog) -> None:
     started = time.perf_counter()
-    # a client that hangs up before the answer starts cancels decide and the upstream call
-    body, decision = await req.until_disconnect(_decide(gw, req, log))
+    # One disconnect watcher for the whole answer: a client that hangs up before the answer
+    # starts cancels decide and the upstream call (a watcher per phase cost ~0.14 ms p50).
+    body, decision, reserved, answer = await req.until_disconnect(_answer(gw, req, log))
+    if isinstance(answer, Completion):
+        await _complete(gw, decision, body, reserved, answer, started, send, log)
+        return
+    await _stream(gw, decision, answer, req, send, log)
+    traffic.finish(
+        gw, log, decision, reserved=reserved, text=routing_text(body["messages"]), body=None,
+        started=started, ttft_s=None, attempts=1,
+    )  # fmt: skip
+
+
+async def _answer(
+    gw: Gateway, req: Request, log: RequestLog
+) -> tuple[dict[str, Any], RouteDecision, Any, Completion | StreamHandle]:
+    """Decide, admit, then the upstream call (or the stream up to its first chunk)."""
+    body, decision = await _decide(gw, req, log)
     reserved = traffic.admit(gw, log, decision)
     key = req.headers.get(SESSION_HEADER) or (
         body.get("user") if isinstance(body.get("user"), str) else None
     )
     if body.get("stream"):
-        await _stream(gw, decision, body, key, req, send, log)
-        traffic.finish(
-            gw, log, decision, reserved=reserved, text=routing_text(body["messages"]), body=None,
-            started=started, ttft_s=None, attempts=1,
-        )  # fmt: skip
-        return
-    done: Completion = await req.until_disconnect(gw.engine.complete(decision, body, key=key))
+        return body, decision, reserved, await gw.engine.stream(decision, body, key=key)
+    return body, decision, reserved, await gw.engine.complete(decision, body, key=key)
+
+
+async def _complete(
+    gw: Gateway,
+    decision: RouteDecision,
+    body: dict[str, Any],
+    reserved: Any,
+    done: Completion,
+    started: float,
+    send: Send,
+    log: RequestLog,
+) -> None:
     log.model, log.deployment = done.model, done.deployment
     log.status = done.response.status
     traffic.finish(
@@ -193,13 +216,11 @@ async def chat_completions(gw: Gateway, req: Request, send: Send, log: RequestLo
 async def _stream(
     gw: Gateway,
     decision: RouteDecision,
-    body: dict[str, Any],
-    key: str | None,
+    handle: StreamHandle,
     req: Request,
     send: Send,
     log: RequestLog,
 ) -> None:
-    handle = await req.until_disconnect(gw.engine.stream(decision, body, key=key))
     pump = asyncio.ensure_future(_pump(gw, handle, decision, send, log))
     gone = asyncio.ensure_future(req.wait_disconnect())
     try:
