@@ -44,10 +44,15 @@ def test_slow_model_loses_traffic_and_wins_it_back(encoder: HashingEncoder) -> N
             picks(4)  # both get measured
             slow = picks(10)
             assert slow["math-pro"] >= 9, slow
+            # poet recovers, and math-pro turns mildly slow: poet wins the traffic back only if
+            # its old 0.3 s estimate has faded (ten half-lives) and it was retried. (Between two
+            # equally fast models the share follows millisecond noise, so it isn't asserted.)
             b.set_faults(None)
-            time.sleep(1.0)  # ten half-lives: the old slow estimate fades, poet is retried
+            a.set_faults(FaultConfig(latency_s=0.05))
+            time.sleep(1.0)
+            picks(4)  # both get measured again
             recovered = picks(20)
-            assert recovered["poet"] >= 5, recovered
+            assert recovered["poet"] >= 15, recovered
 
 
 def test_priority_presets_set_both_weights() -> None:
